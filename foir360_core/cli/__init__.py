@@ -1,0 +1,1 @@
+"""The ``foir360`` command: one entry point, one module per subcommand."""

@@ -1,0 +1,1 @@
+"""foir360_core.export (see the package docstring)."""

@@ -1,0 +1,135 @@
+"""Spherical measures of instance masks on an ERP grid: centre, seam-aware box, extent.
+
+All of these work on the sphere, not the image plane, so an object that crosses the
+left/right seam or sits near a pole gets the right centre and a compact box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from foir360_core.geometry.erp import (
+    azimuth_elevation,
+    lonlat_grid,
+    solid_angle_weights,
+    vector_to_lonlat,
+)
+
+
+@dataclass(frozen=True)
+class MaskGeometry:
+    """Derived geometry of one mask. Angles in radians; box in ERP pixels (see seam_aware_bbox)."""
+
+    direction: tuple[float, float, float]
+    azimuth: float
+    elevation: float
+    lon: float
+    lat: float
+    bbox_xywh: tuple[int, int, int, int]
+    extent_deg: tuple[float, float]
+    solid_angle: float
+    area_px: int
+
+
+def _masks_3d(masks: np.ndarray) -> np.ndarray:
+    masks = np.asarray(masks)
+    if masks.ndim == 2:
+        masks = masks[None]
+    if masks.ndim != 3:
+        raise ValueError(f"masks must be (H, W) or (N, H, W), got shape {masks.shape}")
+    return masks
+
+
+def spherical_centroid(masks: np.ndarray) -> np.ndarray:
+    """Solid-angle weighted mean direction of each mask, renormalised; (N, 3) or (3,).
+
+    The mean of unit vectors is computed as per-row sums (a matrix product with the
+    column cos/sin of longitude), so it costs one pass over the mask. A mask whose
+    vectors cancel (a full ring around the horizon) falls back to straight up or down,
+    by the sign of its mean z, or forward for an empty mask.
+    """
+    single = np.asarray(masks).ndim == 2
+    m = _masks_3d(masks).astype(np.float32, copy=False)
+    _, height, width = m.shape
+    lon, lat = lonlat_grid(height, width)
+    row_w = solid_angle_weights(height, width)[:, 0]
+    cos_lon = np.cos(lon).astype(np.float32)
+    sin_lon = np.sin(lon).astype(np.float32)
+    row_cos = m @ cos_lon  # (N, H): Σ_u mask * cos(lon)
+    row_sin = m @ sin_lon
+    row_cnt = m.sum(axis=2)
+    cos_lat = np.cos(lat) * row_w
+    sin_lat = np.sin(lat) * row_w
+    vec = np.stack(
+        [row_cos @ cos_lat, -(row_sin @ cos_lat), row_cnt @ sin_lat], axis=-1
+    ).astype(np.float64)
+    norm = np.linalg.norm(vec, axis=-1, keepdims=True)
+    degenerate = norm[:, 0] < 1e-12
+    out = vec / np.where(norm > 0, norm, 1.0)
+    if degenerate.any():
+        z = vec[degenerate, 2]
+        fallback = np.zeros((int(degenerate.sum()), 3))
+        fallback[:, 2] = np.sign(z)
+        fallback[z == 0, 0] = 1.0
+        out[degenerate] = fallback
+    return out[0] if single else out
+
+
+def seam_aware_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """Tightest ERP box (x, y, w, h) of a mask, in whole pixels, that may wrap the seam.
+
+    ``x`` is in [0, W); when ``x + w > W`` the box continues from column 0. The box
+    leaves out the widest circular run of empty columns, so an object crossing the seam
+    gets one narrow box instead of one spanning the whole width. On equal gaps the box
+    that does not wrap wins. An empty mask gives (0, 0, 0, 0).
+    """
+    mask = np.asarray(mask, dtype=bool)
+    height, width = mask.shape
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return (0, 0, 0, 0)
+    cols = np.flatnonzero(mask.any(axis=0))
+    y, h = int(rows[0]), int(rows[-1] - rows[0] + 1)
+    if cols.size == width:
+        return (0, y, width, h)
+    gaps = np.diff(np.r_[cols, cols[0] + width]) - 1
+    k = cols.size - 1 if gaps[-1] == gaps.max() else int(np.argmax(gaps))
+    x = int(cols[(k + 1) % cols.size])
+    return (x, y, int(width - gaps[k]), h)
+
+
+def angular_extent(bbox_xywh: tuple[int, int, int, int], height: int, width: int):
+    """Horizontal and vertical angular size (degrees) of a seam-aware ERP box."""
+    _, _, w, h = bbox_xywh
+    return (w * 360.0 / width, h * 180.0 / height)
+
+
+def mask_geometry(masks: np.ndarray) -> list[MaskGeometry]:
+    """All derived geometry for each of N masks (N, H, W)."""
+    m = _masks_3d(masks).astype(bool, copy=False)
+    _, height, width = m.shape
+    centres = spherical_centroid(m).reshape(-1, 3)
+    lon, lat = vector_to_lonlat(centres)
+    az, el = azimuth_elevation(centres)
+    row_w = solid_angle_weights(height, width)[:, 0]
+    per_row = m.sum(axis=2)
+    solid = per_row @ row_w
+    result = []
+    for i in range(m.shape[0]):
+        box = seam_aware_bbox(m[i])
+        result.append(
+            MaskGeometry(
+                direction=tuple(float(c) for c in centres[i]),
+                azimuth=float(az[i]),
+                elevation=float(el[i]),
+                lon=float(lon[i]),
+                lat=float(lat[i]),
+                bbox_xywh=box,
+                extent_deg=angular_extent(box, height, width),
+                solid_angle=float(solid[i]),
+                area_px=int(per_row[i].sum()),
+            )
+        )
+    return result

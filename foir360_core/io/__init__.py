@@ -1,0 +1,20 @@
+"""Dataset files: COCO-style JSON with RLE masks and an importance rank per annotation."""
+
+from foir360_core.io.dataset import (
+    FORMAT_VERSION,
+    Dataset,
+    DatasetError,
+    ImageRecord,
+    write_dataset,
+)
+from foir360_core.io.images import read_image, write_image
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Dataset",
+    "DatasetError",
+    "ImageRecord",
+    "read_image",
+    "write_dataset",
+    "write_image",
+]

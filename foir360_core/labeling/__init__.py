@@ -1,0 +1,1 @@
+"""foir360_core.labeling (see the package docstring)."""

@@ -1,0 +1,1 @@
+"""foir360_core.metrics (see the package docstring)."""

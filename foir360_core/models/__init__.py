@@ -1,0 +1,1 @@
+"""foir360_core.models (see the package docstring)."""

@@ -1,0 +1,1 @@
+"""foir360_core.runtime (see the package docstring)."""

@@ -1,0 +1,1 @@
+"""foir360_core.synth (see the package docstring)."""

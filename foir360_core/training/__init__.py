@@ -1,0 +1,1 @@
+"""foir360_core.training (see the package docstring)."""

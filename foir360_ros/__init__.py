@@ -1,0 +1,1 @@
+"""foir360_ros: the ROS 2 layer (node, message conversion, replay)."""
