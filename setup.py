@@ -5,6 +5,8 @@ packages with ``ament_cmake_python``; this file serves offline users (labeling, 
 evaluation, bag replay) who have no ROS workspace.
 """
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 ROS_KILTED = [
@@ -29,11 +31,13 @@ setup(
     name="foir360",
     version="0.1.0",
     description="Fine-grained object importance ranking in 360° panoramas (FOIR-360) for ROS 2",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["foir360_core", "foir360_core.*", "foir360_ros", "foir360_ros.*"]),
+    packages=find_packages(
+        include=["foir360_core", "foir360_core.*", "foir360_ros", "foir360_ros.*"]
+    ),
     package_data={"foir360_core": ["assets/*", "assets/**/*"], "foir360_ros": ["msg/*.msg"]},
     install_requires=[
         "numpy>=1.26",

@@ -16,7 +16,7 @@ from foir360_core import __version__
 
 # name -> (module, one-line help). Order is the order of the pipeline.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("foir360_core.cli.synth", "render synthetic 360° panoramas with exact instance masks"),
+    "synth": ("foir360_core.cli.synth", "render synthetic 360° panoramas with exact masks"),
 }
 
 

@@ -86,7 +86,7 @@ def seam_aware_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
     that does not wrap wins. An empty mask gives (0, 0, 0, 0).
     """
     mask = np.asarray(mask, dtype=bool)
-    height, width = mask.shape
+    width = mask.shape[1]
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         return (0, 0, 0, 0)

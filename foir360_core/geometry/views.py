@@ -101,7 +101,8 @@ def _remap_masks(masks: np.ndarray, maps, border: int) -> np.ndarray:
     planes = np.packbits(masks.astype(bool), axis=0)  # (ceil(N/8), H, W)
     chunks = []
     for start in range(0, planes.shape[0], _REMAP_MAX_CHANNELS):
-        chunk = np.ascontiguousarray(np.moveaxis(planes[start : start + _REMAP_MAX_CHANNELS], 0, -1))
+        planes_chunk = planes[start : start + _REMAP_MAX_CHANNELS]
+        chunk = np.ascontiguousarray(np.moveaxis(planes_chunk, 0, -1))
         warped = cv2.remap(chunk, maps[0], maps[1], cv2.INTER_NEAREST, borderMode=border)
         chunks.append(warped.reshape(*warped.shape[:2], -1))
     packed = np.moveaxis(np.concatenate(chunks, axis=-1), -1, 0)
@@ -141,7 +142,12 @@ def view_to_erp(
 
 
 def fov_to_contain(
-    mask: np.ndarray, lon: float, lat: float, *, margin: float = 0.15, max_fov_deg: float = MAX_FOV_DEG
+    mask: np.ndarray,
+    lon: float,
+    lat: float,
+    *,
+    margin: float = 0.15,
+    max_fov_deg: float = MAX_FOV_DEG,
 ) -> float:
     """Smallest square-view FoV (degrees) centred on (lon, lat) holding the mask, plus margin.
 

@@ -94,7 +94,8 @@ class Dataset:
         try:
             check_erp_shape(record.height, record.width, strict=strict)
         except ErpShapeError as err:
-            raise DatasetError(f"{self.path}: image {record.id} ({record.file_name}): {err}") from err
+            where = f"{self.path}: image {record.id} ({record.file_name})"
+            raise DatasetError(f"{where}: {err}") from err
 
     def _check_annotation(self, ann: dict, seen: set[int]) -> None:
         ann_id = ann.get("id")

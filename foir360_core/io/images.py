@@ -16,7 +16,9 @@ def read_image(path: str | Path) -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
-        raise ValueError(f"cannot decode image {path}: the file is empty, truncated or not an image")
+        raise ValueError(
+            f"cannot decode image {path}: the file is empty, truncated or not an image"
+        )
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 

@@ -25,7 +25,9 @@ def _as_coco(rle: dict) -> dict:
     counts = rle["counts"]
     if isinstance(counts, list):  # uncompressed COCO RLE
         return coco_mask.frPyObjects(rle, *rle["size"])
-    return {"size": list(rle["size"]), "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+    if isinstance(counts, str):
+        counts = counts.encode("ascii")
+    return {"size": list(rle["size"]), "counts": counts}
 
 
 def decode_rle(rles: list[dict]) -> np.ndarray:
