@@ -1,1 +1,41 @@
-"""foir360_core.models (see the package docstring)."""
+"""PanoRank, the panorama-aware segmentation-and-ranking network (SPEC §5), and its contract.
+
+* ``build_model(config)`` → ``PanoRank``; ``model(images)`` → dict with ``class_logits``,
+  ``mask_logits``, ``rank_scores``; ``model.export_module()`` for ONNX.
+* ``preprocess.prepare_input`` and ``postprocess.outputs_to_instances`` are shared by the
+  training validation and the runtime, so both see exactly the same numbers.
+* ``checkpoint.save_checkpoint`` / ``load_checkpoint`` (safetensors, never pickle).
+* ``default_model_path()`` is the shipped demonstration model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from foir360_core.models.backbones import BACKBONES, register_backbone
+from foir360_core.models.config import DEFAULT_CONFIG, load_config
+from foir360_core.models.panorank import PanoRank, build_model
+
+DEFAULT_MODEL_FILE = "panorank_default.safetensors"
+
+
+def default_model_path() -> Path:
+    """Path of the shipped default model (``foir360_core/assets/``)."""
+    path = Path(__file__).resolve().parent.parent / "assets" / DEFAULT_MODEL_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the shipped default model {path} is missing; reinstall foir360 or train one with "
+            "`foir360 train training/configs/default.yaml` and pass its path"
+        )
+    return path
+
+
+__all__ = [
+    "BACKBONES",
+    "DEFAULT_CONFIG",
+    "PanoRank",
+    "build_model",
+    "default_model_path",
+    "load_config",
+    "register_backbone",
+]

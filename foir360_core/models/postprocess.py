@@ -1,0 +1,131 @@
+"""Network outputs → ``PanoInstances``, shared by training validation and the runtime.
+
+Steps: (1) keep queries whose object probability (1 − P(no object)) reaches
+``score_threshold``; (2) visit them by object probability and drop any whose mask
+overlaps an already kept one by IoU > ``dedup_iou`` (duplicate queries for one object);
+(3) cap at ``max_instances``; (4) upsample the kept mask logits to ``out_size`` with
+bilinear interpolation that wraps across the longitude seam, threshold at
+``mask_threshold`` (a probability) and drop empty masks; (5) rank by ``rank_scores``
+(unique ranks, 1 = most important), or, given the Hungarian head's ``rank_logits``, by the
+exclusive assignment of queries to rank slots (seed 002).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from foir360_core.structures import PanoInstances
+from foir360_core.structures.instances import ranks_from_scores
+
+
+def _squeeze(a: np.ndarray, ndim: int, name: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim == ndim + 1 and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dims (one image), got shape {a.shape}")
+    return a
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    x = x - x.max(axis=axis, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def resize_wrap(maps: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of (N, h, w) float maps to (N, H, W), periodic in longitude."""
+    n, h, w = maps.shape
+    H, W = int(out_size[0]), int(out_size[1])
+    if (h, w) == (H, W):
+        return maps.astype(np.float32, copy=False)
+    xs = ((np.arange(W, dtype=np.float32) + 0.5) * (w / W) - 0.5) % w
+    ys = np.clip((np.arange(H, dtype=np.float32) + 0.5) * (h / H) - 0.5, 0.0, h - 1.0)
+    map_x = np.broadcast_to(xs[None, :], (H, W)).astype(np.float32)
+    map_y = np.broadcast_to(ys[:, None], (H, W)).astype(np.float32)
+    out = np.empty((n, H, W), dtype=np.float32)
+    for i in range(n):
+        out[i] = cv2.remap(
+            maps[i].astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP
+        )
+    return out
+
+
+def exclusive_ranks(rank_logits: np.ndarray) -> np.ndarray:
+    """Unique ranks 1..n from per-object rank-slot logits (n, R) by Hungarian assignment.
+
+    Cost is −log P(slot); slots are replicated so that any n fits (the last slot means
+    "R or later"), then objects are ordered by their assigned slot, ties by probability.
+    """
+    n, slots = rank_logits.shape
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    logp = np.log(softmax(rank_logits.astype(np.float64)) + 1e-12)
+    columns = np.minimum(np.arange(max(n, slots)), slots - 1)
+    cost = -logp[:, columns]
+    rows, cols = linear_sum_assignment(cost)
+    assigned = np.empty(n, dtype=np.float64)
+    assigned[rows] = columns[cols] - 1e-6 * logp[rows, columns[cols]]
+    return ranks_from_scores(-assigned)
+
+
+def outputs_to_instances(
+    class_logits: np.ndarray,
+    mask_logits: np.ndarray,
+    rank_scores: np.ndarray,
+    *,
+    out_size: tuple[int, int],
+    score_threshold: float = 0.5,
+    mask_threshold: float = 0.5,
+    max_instances: int = 50,
+    dedup_iou: float = 0.8,
+    rank_logits: np.ndarray | None = None,
+) -> PanoInstances:
+    """One image's raw outputs (leading batch dim of 1 allowed) → ranked ``PanoInstances``."""
+    class_logits = _squeeze(class_logits, 2, "class_logits").astype(np.float32)
+    mask_logits = _squeeze(mask_logits, 3, "mask_logits").astype(np.float32)
+    rank_scores = _squeeze(rank_scores, 1, "rank_scores").astype(np.float64)
+    nq = class_logits.shape[0]
+    if mask_logits.shape[0] != nq or rank_scores.shape[0] != nq:
+        raise ValueError(
+            f"outputs disagree on the number of queries: class {nq}, masks {mask_logits.shape[0]}, "
+            f"rank {rank_scores.shape[0]}"
+        )
+    probs = softmax(class_logits)
+    obj = 1.0 - probs[:, -1]
+    fg = probs[:, :-1]
+    candidates = np.flatnonzero(obj >= score_threshold)
+    candidates = candidates[np.argsort(-obj[candidates], kind="stable")]
+    low = mask_logits[candidates] > 0.0
+    areas = low.reshape(len(candidates), -1).sum(1)
+    kept: list[int] = []
+    for i in range(len(candidates)):
+        if areas[i] == 0 or len(kept) >= max_instances:
+            continue
+        if kept:
+            inter = (low[kept] & low[i]).reshape(len(kept), -1).sum(1)
+            union = areas[kept] + areas[i] - inter
+            if np.max(inter / np.maximum(union, 1)) > dedup_iou:
+                continue
+        kept.append(i)
+    queries = candidates[kept]
+    H, W = int(out_size[0]), int(out_size[1])
+    probs_hi = 1.0 / (1.0 + np.exp(-resize_wrap(mask_logits[queries], (H, W))))
+    masks = probs_hi > mask_threshold
+    nonempty = masks.reshape(len(queries), -1).any(1)
+    queries, masks = queries[nonempty], masks[nonempty]
+    if rank_logits is not None and len(queries):
+        ranks = exclusive_ranks(_squeeze(rank_logits, 2, "rank_logits")[queries])
+        scores = (len(queries) + 1 - ranks).astype(np.float64)
+    else:
+        scores = rank_scores[queries]
+        ranks = ranks_from_scores(scores)
+    return PanoInstances(
+        masks=masks.reshape(len(queries), H, W),
+        class_ids=fg[queries].argmax(1) if len(queries) else np.zeros(0, np.int64),
+        ranks=ranks,
+        scores=scores,
+        class_scores=fg[queries].max(1) if len(queries) else np.zeros(0),
+    )
