@@ -1,0 +1,141 @@
+"""The world around the objects: a tiled ground plane, a ring of building walls and a sky.
+
+The camera stands ``camera_height`` metres above an infinite ground plane, inside a ring of
+building facades at ``wall_radius`` metres (a skyline with windows), under a sky with a
+horizon-to-zenith gradient, clouds and a sun whose direction also lights the objects. All
+of it is ray cast per pixel like the objects, so the panorama is a consistent 360° scene
+with texture everywhere (saliency models and segmenters see edges, not flat colour).
+"""
+
+from __future__ import annotations
+
+import colorsys
+from dataclasses import dataclass
+
+import numpy as np
+
+from foir360_core.geometry import lonlat_to_vector
+from foir360_core.synth.textures import sinusoid_noise
+
+CLOUD_HEIGHT = 400.0
+
+
+@dataclass(eq=False)
+class Background:
+    """Parameters of the static world; sample one with :func:`sample_background`."""
+
+    camera_height: float
+    wall_radius: float
+    sun: np.ndarray  # unit vector, REP 103
+    sky_zenith: np.ndarray
+    sky_horizon: np.ndarray
+    cloudiness: float
+    ground_colors: np.ndarray  # (2, 3)
+    tile_size: float
+    building_edges: np.ndarray  # (B + 1,) azimuths from -π to π
+    building_heights: np.ndarray  # (B,)
+    building_colors: np.ndarray  # (B, 3)
+    window_colors: np.ndarray  # (2, 3): dark, lit
+    phase: np.ndarray  # (3,) noise phase
+
+
+def _hsv(h: float, s: float, v: float) -> np.ndarray:
+    return np.array(colorsys.hsv_to_rgb(h % 1.0, s, v))
+
+
+def sample_background(rng: np.random.Generator) -> Background:
+    """A random but plausible outdoor setting."""
+    sun_lon = rng.uniform(-np.pi, np.pi)
+    sun_lat = np.radians(rng.uniform(25.0, 70.0))
+    sky_hue = rng.uniform(0.53, 0.64)
+    ground_hue = rng.choice([rng.uniform(0.05, 0.12), rng.uniform(0.22, 0.35), 0.0])
+    ground_sat = 0.0 if ground_hue == 0.0 else rng.uniform(0.2, 0.5)
+    ground_val = rng.uniform(0.35, 0.6)
+    n_buildings = int(rng.integers(8, 17))
+    cuts = np.sort(rng.uniform(-np.pi, np.pi, n_buildings - 1))
+    return Background(
+        camera_height=float(rng.uniform(1.3, 1.9)),
+        wall_radius=float(rng.uniform(35.0, 60.0)),
+        sun=lonlat_to_vector(sun_lon, sun_lat),
+        sky_zenith=_hsv(sky_hue, rng.uniform(0.45, 0.7), rng.uniform(0.6, 0.85)),
+        sky_horizon=_hsv(sky_hue + 0.02, rng.uniform(0.08, 0.25), rng.uniform(0.85, 0.98)),
+        cloudiness=float(rng.uniform(0.0, 0.8)),
+        ground_colors=np.stack([
+            _hsv(ground_hue, ground_sat, ground_val),
+            _hsv(ground_hue, ground_sat * 0.8, ground_val * rng.uniform(0.65, 0.85)),
+        ]),
+        tile_size=float(rng.uniform(0.8, 2.0)),
+        building_edges=np.r_[-np.pi, cuts, np.pi],
+        building_heights=rng.uniform(5.0, 30.0, n_buildings),
+        building_colors=np.stack([
+            _hsv(rng.uniform(0.0, 0.15), rng.uniform(0.05, 0.35), rng.uniform(0.45, 0.8))
+            for _ in range(n_buildings)
+        ]),
+        window_colors=np.stack([
+            _hsv(0.6, rng.uniform(0.2, 0.4), rng.uniform(0.15, 0.3)),
+            _hsv(0.13, rng.uniform(0.3, 0.6), rng.uniform(0.8, 0.95)),
+        ]),
+        phase=rng.uniform(0.0, 100.0, 3),
+    )
+
+
+def render_background(bg: Background, dirs: np.ndarray) -> np.ndarray:
+    """RGB float (H, W, 3) in [0, 1] of the world seen along ``dirs`` (H, W, 3)."""
+    d = dirs.reshape(-1, 3)
+    horiz = np.hypot(d[:, 0], d[:, 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_wall = bg.wall_radius / horiz
+        t_ground = np.where(d[:, 2] < 0.0, -bg.camera_height / d[:, 2], np.inf)
+    azimuth = np.arctan2(d[:, 1], d[:, 0])
+    building = np.clip(np.searchsorted(bg.building_edges, azimuth) - 1, 0,
+                       bg.building_heights.size - 1)
+    wall_z = t_wall * d[:, 2]
+    on_wall = (t_wall < t_ground) & (wall_z < bg.building_heights[building])
+    on_ground = (t_ground <= t_wall) & np.isfinite(t_ground)
+    sky = ~(on_wall | on_ground)
+
+    out = np.empty_like(d)
+    out[sky] = _sky(bg, d[sky])
+    out[on_ground] = _ground(bg, d[on_ground] * t_ground[on_ground, None])
+    out[on_wall] = _walls(bg, azimuth[on_wall], wall_z[on_wall] + bg.camera_height,
+                          building[on_wall])
+    return out.reshape(dirs.shape)
+
+
+def _sky(bg: Background, d: np.ndarray) -> np.ndarray:
+    up = np.clip(d[:, 2], 0.0, 1.0)
+    grad = np.sqrt(up)[:, None]
+    colour = bg.sky_horizon * (1.0 - grad) + bg.sky_zenith * grad
+    # Clouds on a flat layer high above: projected coordinates, faded toward the horizon.
+    flat = d[:, :2] / np.maximum(d[:, 2:3], 0.05) * CLOUD_HEIGHT
+    points = np.c_[flat, np.zeros(len(d))]
+    cloud = sinusoid_noise(points, 0.0025, bg.phase)
+    cover = np.clip((cloud - (1.0 - bg.cloudiness * 0.6)) * 4.0, 0.0, 1.0) * np.clip(up * 4, 0, 1)
+    colour = colour * (1.0 - cover[:, None]) + 0.97 * cover[:, None]
+    glow = np.exp((d @ bg.sun - 1.0) * 60.0)[:, None]
+    return np.clip(colour + glow * np.array([1.0, 0.95, 0.8]), 0.0, 1.0)
+
+
+def _ground(bg: Background, points: np.ndarray) -> np.ndarray:
+    cells = np.floor(points[:, :2] / bg.tile_size).astype(np.int64)
+    checker = (cells.sum(axis=1) & 1).astype(np.float64)
+    dist = np.hypot(points[:, 0], points[:, 1])
+    contrast = np.exp(-dist / 25.0)  # fade the tiles far away instead of aliasing them
+    weight = 0.5 + (checker - 0.5) * contrast
+    grain = sinusoid_noise(points, 0.7, bg.phase) - 0.5
+    colour = bg.ground_colors[0] * (1.0 - weight[:, None]) + bg.ground_colors[1] * weight[:, None]
+    return np.clip(colour * (1.0 + 0.35 * grain[:, None]), 0.0, 1.0)
+
+
+def _walls(bg: Background, azimuth: np.ndarray, height: np.ndarray, building: np.ndarray):
+    arc = azimuth * bg.wall_radius
+    col = np.floor(arc / 2.5)
+    floor_ = np.floor(height / 3.2)
+    in_window = ((arc / 2.5 - col) > 0.25) & ((arc / 2.5 - col) < 0.75) & \
+        ((height / 3.2 - floor_) > 0.3) & ((height / 3.2 - floor_) < 0.8) & (height > 1.5)
+    lit = (np.sin(col * 12.9898 + floor_ * 78.233 + building) * 43758.5453) % 1.0 > 0.7
+    facade = bg.building_colors[building]
+    window = np.where(lit[:, None], bg.window_colors[1], bg.window_colors[0])
+    colour = np.where(in_window[:, None], window, facade)
+    shade = 0.75 + 0.25 * np.cos(azimuth - np.arctan2(bg.sun[1], bg.sun[0]))
+    return np.clip(colour * shade[:, None], 0.0, 1.0)
