@@ -1,0 +1,123 @@
+"""``sensor_msgs/Image`` and ``CompressedImage`` ↔ RGB numpy arrays, without cv_bridge.
+
+PyPI's cv_bridge is a ROS 1 port, and a robot's one pulls in C++; numpy does the job: respect
+``step`` (row padding), reorder channels, decode compressed payloads with OpenCV. Every bad
+frame raises :class:`BadFrameError` with a short ``reason`` (for counters) and a message that
+names the problem and the fix; callers count it and carry on.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from foir360_core.geometry import ErpShapeError, check_erp_shape
+from foir360_ros.interfaces import MessageTypes
+
+# encoding -> (channels, index of R, G, B within a pixel); mono8 is replicated to grey RGB.
+ENCODINGS: dict[str, tuple[int, tuple[int, int, int]]] = {
+    "rgb8": (3, (0, 1, 2)),
+    "bgr8": (3, (2, 1, 0)),
+    "rgba8": (4, (0, 1, 2)),
+    "bgra8": (4, (2, 1, 0)),
+    "mono8": (1, (0, 0, 0)),
+}
+COMPRESSED_FORMATS = ("jpeg", "png")
+
+
+class BadFrameError(ValueError):
+    """An input frame the node cannot use; ``reason`` is a short counter key."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def image_to_rgb(msg) -> np.ndarray:
+    """(H, W, 3) RGB uint8 from a ``sensor_msgs/Image`` of a supported encoding."""
+    encoding = str(msg.encoding)
+    if encoding not in ENCODINGS:
+        raise BadFrameError(
+            "encoding",
+            f"unsupported image encoding '{encoding}'; supported: {', '.join(ENCODINGS)}. "
+            "Publish one of these (e.g. through image_proc's debayer/convert) or a "
+            "CompressedImage with compressed:=true",
+        )
+    channels, rgb_index = ENCODINGS[encoding]
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height == 0 or width == 0:
+        raise BadFrameError("empty", f"empty image ({width}x{height}); check the camera driver")
+    row_bytes = width * channels
+    if step < row_bytes:
+        raise BadFrameError(
+            "step",
+            f"step {step} is smaller than width*channels = {row_bytes} for {encoding}; "
+            "the message header is inconsistent with its encoding",
+        )
+    data = np.frombuffer(msg.data, dtype=np.uint8)
+    if data.size < step * height:
+        raise BadFrameError(
+            "truncated",
+            f"truncated image: {data.size} bytes for {height} rows of step {step} "
+            f"(needs {step * height}); check the driver or the bag",
+        )
+    pixels = data[: step * height].reshape(height, step)[:, :row_bytes]
+    pixels = pixels.reshape(height, width, channels)
+    return np.ascontiguousarray(pixels[:, :, list(rgb_index)])
+
+
+def compressed_to_rgb(msg) -> np.ndarray:
+    """(H, W, 3) RGB uint8 from a jpeg or png ``sensor_msgs/CompressedImage``.
+
+    ``format`` may be a bare ``jpeg``/``png`` or image_transport's ``"bgr8; jpeg compressed
+    bgr8"``; depth-compressed and video payloads are rejected.
+    """
+    fmt = str(msg.format).lower()
+    if "compresseddepth" in fmt or not any(f in fmt for f in (*COMPRESSED_FORMATS, "jpg")):
+        raise BadFrameError(
+            "format",
+            f"unsupported compressed format '{msg.format}'; supported: jpeg, png. "
+            "Decode video (h264) upstream and publish sensor_msgs/Image instead",
+        )
+    data = np.frombuffer(msg.data, dtype=np.uint8)
+    decoded = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if decoded is None:
+        raise BadFrameError(
+            "decode",
+            f"could not decode the {msg.format} payload ({data.size} bytes): corrupt or "
+            "truncated; check the publisher",
+        )
+    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+
+
+def check_erp(image: np.ndarray, *, strict: bool = True) -> None:
+    """Reject a frame that is not a plausible 2:1 ERP panorama (wrong camera topic?)."""
+    try:
+        check_erp_shape(image.shape[0], image.shape[1], strict=strict)
+    except ErpShapeError as err:
+        raise BadFrameError("not_erp", str(err)) from err
+
+
+def array_to_image(types: MessageTypes, header, pixels: np.ndarray, encoding: str = "rgb8"):
+    """A ``sensor_msgs/Image`` from RGB (as rgb8 or bgr8) or a 2-D array (mono8 or mono16)."""
+    if encoding == "bgr8":
+        pixels = pixels[:, :, ::-1]
+    array = np.ascontiguousarray(pixels)
+    height, width = array.shape[:2]
+    step = array.strides[0]
+    big_endian = encoding == "mono16" and array.dtype.byteorder == ">"
+    return types["sensor_msgs/msg/Image"](
+        header=header, height=height, width=width, encoding=encoding,
+        is_bigendian=int(big_endian), step=step, data=types.uint8_field(array.view(np.uint8)),
+    )
+
+
+def rgb_to_compressed(types: MessageTypes, header, rgb: np.ndarray, fmt: str = "jpeg",
+                      quality: int = 90):
+    """A ``sensor_msgs/CompressedImage`` (jpeg or png) from an RGB array."""
+    ext, params = (".jpg", [cv2.IMWRITE_JPEG_QUALITY, quality]) if fmt == "jpeg" else (".png", [])
+    ok, encoded = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {rgb.shape} image as {fmt}")
+    return types["sensor_msgs/msg/CompressedImage"](
+        header=header, format=fmt, data=types.uint8_field(encoded.reshape(-1)))

@@ -1,0 +1,107 @@
+"""One frame through the ranker: decode → ERP check → ``Ranker`` → ranked message.
+
+The node and ``foir360 replay`` both run exactly this code; only the message classes differ
+(rclpy online, rosbags offline). Bad frames raise :class:`BadFrameError`, whose ``reason``
+the caller counts.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from foir360_core.structures import PanoInstances
+from foir360_ros.images import (
+    array_to_image,
+    check_erp,
+    compressed_to_rgb,
+    image_to_rgb,
+)
+from foir360_ros.interfaces import MessageTypes
+from foir360_ros.overlay import draw_overlay
+from foir360_ros.ranked import (
+    ModelInfo,
+    instances_to_msg,
+    label_image,
+    ranked_to_detections,
+    ranks_of,
+)
+
+STAGES = ("decode", "pre", "infer", "post", "encode")
+
+
+@dataclass
+class FrameResult:
+    """Everything one processed frame produced; ``timings_ms`` has one entry per stage."""
+
+    header: object
+    rgb: np.ndarray
+    instances: PanoInstances
+    ranked: object
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def mask_size_for(image_hw: tuple[int, int], mask_height: int) -> tuple[int, int]:
+    """Mask resolution for an image: ``mask_height`` rows at the image's aspect, never upscaled.
+
+    ``mask_height`` <= 0 keeps the image size (full-resolution, lossless masks).
+    """
+    height, width = image_hw
+    if mask_height <= 0 or mask_height >= height:
+        return height, width
+    return mask_height, max(1, round(mask_height * width / height))
+
+
+def _elapsed_ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1e3
+
+
+class RankingPipeline:
+    """Wraps a ``foir360_core.runtime.Ranker`` for message-in, message-out use."""
+
+    def __init__(self, ranker, types: MessageTypes, *, mask_height: int = 0,
+                 strict_erp: bool = True) -> None:
+        self.ranker = ranker
+        self.types = types
+        self.mask_height = mask_height
+        self.strict_erp = strict_erp
+        info = ranker.info
+        self.model = ModelInfo(
+            name=str(info["model_name"]), version=str(info["model_version"]),
+            class_names=tuple(str(c) for c in info["class_names"]))
+
+    def decode(self, msg) -> np.ndarray:
+        """RGB pixels of an ``Image`` or ``CompressedImage`` (told apart by their fields)."""
+        rgb = compressed_to_rgb(msg) if hasattr(msg, "format") else image_to_rgb(msg)
+        check_erp(rgb, strict=self.strict_erp)
+        return rgb
+
+    def process(self, msg) -> FrameResult:
+        """Rank one input message; raises :class:`BadFrameError` on bad input."""
+        start = time.perf_counter()
+        rgb = self.decode(msg)
+        decode_ms = _elapsed_ms(start)
+        mask_size = mask_size_for(rgb.shape[:2], self.mask_height)
+        instances = self.ranker.rank(rgb, mask_size=mask_size)
+        stages = self.ranker.timings
+        start = time.perf_counter()
+        ranked = instances_to_msg(self.types, msg.header, instances,
+                                  image_size=rgb.shape[:2], model=self.model)
+        timings = {"decode": decode_ms, "pre": stages.pre_ms, "infer": stages.infer_ms,
+                   "post": stages.post_ms, "encode": _elapsed_ms(start)}
+        return FrameResult(msg.header, rgb, instances, ranked, timings)
+
+    def detections(self, result: FrameResult):
+        """The ``vision_msgs/Detection2DArray`` companion of a result."""
+        return ranked_to_detections(self.types, result.ranked)
+
+    def label_image(self, result: FrameResult):
+        """mono16 rank image at mask resolution (0 = background)."""
+        return array_to_image(self.types, result.header, label_image(result.instances), "mono16")
+
+    def overlay(self, result: FrameResult):
+        """rgb8 debug image at source resolution."""
+        picture = draw_overlay(result.rgb, result.instances, ranks_of(result.instances))
+        return array_to_image(self.types, result.header, picture, "rgb8")
