@@ -1,0 +1,55 @@
+"""ONNX Runtime backend (CUDA or CPU execution provider)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from foir360_core.runtime.deps import BackendUnavailableError, require
+from foir360_core.runtime.model_info import INPUT_NAME
+
+CUDA_EP = "CUDAExecutionProvider"
+CPU_EP = "CPUExecutionProvider"
+
+
+def choose_providers(available: list[str], device: str) -> list[str]:
+    """Execution providers for ``device`` ("auto", "cuda" or "cpu") from those available.
+
+    "auto" takes CUDA when this ONNX Runtime build has it; "cuda" insists (the CPU provider
+    stays listed after it, as ONNX Runtime's own fallback for unsupported nodes).
+    """
+    if device not in ("auto", "cuda", "cpu"):
+        raise ValueError(f"device must be auto, cuda or cpu, got {device!r}")
+    if device != "cpu" and CUDA_EP in available:
+        return [CUDA_EP, CPU_EP]
+    if device == "cuda":
+        raise BackendUnavailableError(
+            f"this onnxruntime offers {available}, not {CUDA_EP}; install onnxruntime-gpu "
+            "(pip install onnxruntime-gpu) or use --device cpu"
+        )
+    return [CPU_EP]
+
+
+class OnnxRuntimeBackend:
+    """An ``InferenceSession`` over an exported PanoRank ONNX file."""
+
+    name = "onnxruntime"
+    precision = "fp32"
+
+    def __init__(self, onnx_path: Path, *, device: str = "auto", threads: int | None = None):
+        ort = require("onnxruntime", "the ONNX Runtime backend")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = int(threads)
+            options.inter_op_num_threads = 1
+        providers = choose_providers(list(ort.get_available_providers()), device)
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=providers)
+        self.providers = self.session.get_providers()
+        self.device = "cuda" if self.providers[0] == CUDA_EP else "cpu"
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        outputs = self.session.run(None, {INPUT_NAME: np.ascontiguousarray(batch, np.float32)})
+        return dict(zip(self.output_names, outputs, strict=True))
