@@ -1,0 +1,63 @@
+"""Scene density, paper seed 000 Eq. 6 (SPEC §7): ``Dens = M · Σ_i 1 / (CenDis_i + ObjSize_i)``.
+
+``ObjSize_i`` is the pixel count of mask i and ``CenDis_i`` the mean distance from the
+other masks' centres to the centre of mask i, M = 10,000; ``Dens > 10`` marks a dense scene
+(the annotation tool then ranks sub-windows and merges them with the local rank collector).
+
+Panorama reading of the paper's pixel distance: centres are spherical centroids and the
+distance between two centres is their great-circle angle expressed in ERP pixels
+(``angle × W / 2π``, the pixel length of that arc on the equator). On the equator and away
+from the seam this equals the plain image distance; across the seam or near a pole it is
+the true separation instead of a spurious one of nearly the image width.
+
+The score depends on the image resolution, as in the paper (both terms are in pixels).
+``reference_width`` rescales distances and areas to a panorama of that width so scores of
+differently sized images compare; by default the native pixels are used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from foir360_core.geometry import spherical_centroid
+from foir360_core.structures import PanoInstances
+
+DENSITY_M = 10_000.0
+DENSE_THRESHOLD = 10.0
+
+
+def density_score(
+    instances_or_masks: PanoInstances | np.ndarray,
+    *,
+    reference_width: int | None = None,
+    m: float = DENSITY_M,
+) -> float:
+    """Eq. 6 for one panorama; empty masks are ignored, no objects gives 0.0.
+
+    A lone object has no other centres, so its ``CenDis`` is 0 and it contributes
+    ``M / ObjSize``.
+    """
+    masks = (instances_or_masks.masks if isinstance(instances_or_masks, PanoInstances)
+             else np.asarray(instances_or_masks, dtype=bool))
+    if masks.ndim != 3:
+        raise ValueError(f"masks must be (N, H, W), got shape {masks.shape}")
+    sizes = masks.reshape(masks.shape[0], -1).sum(axis=1).astype(np.float64)
+    masks = masks[sizes > 0]
+    sizes = sizes[sizes > 0]
+    n, _, width = masks.shape
+    if n == 0:
+        return 0.0
+    centres = spherical_centroid(masks).reshape(n, 3)
+    angles = np.arccos(np.clip(centres @ centres.T, -1.0, 1.0))
+    distances = angles * width / (2.0 * np.pi)
+    cen_dis = distances.sum(axis=1) / (n - 1) if n > 1 else np.zeros(1)
+    if reference_width is not None:
+        scale = reference_width / width
+        cen_dis = cen_dis * scale
+        sizes = sizes * scale * scale
+    return float(m * np.sum(1.0 / (cen_dis + sizes)))
+
+
+def is_dense(score: float, threshold: float = DENSE_THRESHOLD) -> bool:
+    """The paper's dense-scene rule, ``Dens > 10``."""
+    return score > threshold

@@ -1,0 +1,187 @@
+"""2D saliency models behind one small interface: ``model(view_rgb) -> (h, w) float32 map``.
+
+The pipeline only needs *relative* saliency inside one local view (it min-max normalises the
+map), so any model that returns "higher = more salient" per pixel plugs in. Shipped:
+
+* ``spectral`` — OpenCV spectral residual (Hou & Zhang 2007), weight-free and fast;
+* ``fine_grained`` — OpenCV fine-grained (centre-surround) saliency, weight-free;
+* :class:`OnnxSaliency` — any user-exported network (TranSalNet, RINet, GSGNet, …) with
+  configurable input/output names, input size, channel order and normalisation.
+
+No weights are ever downloaded: ONNX models are files the user supplies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+
+@runtime_checkable
+class SaliencyModel(Protocol):
+    """A 2D saliency predictor. ``name`` identifies it in logs and outputs."""
+
+    name: str
+
+    def __call__(self, image_rgb: np.ndarray) -> np.ndarray:
+        """RGB uint8 (h, w, 3) → float32 (h, w) map, higher = more salient."""
+        ...
+
+
+def _require_contrib(factory: str) -> object:
+    saliency = getattr(cv2, "saliency", None)
+    if saliency is None or not hasattr(saliency, factory):
+        raise RuntimeError(
+            "OpenCV saliency needs the contrib build: pip install opencv-contrib-python-headless "
+            "(and uninstall opencv-python / opencv-python-headless, which shadow it)"
+        )
+    return getattr(saliency, factory)()
+
+
+class _OpenCVStaticSaliency:
+    """Shared wrapper for OpenCV's static saliency algorithms (BGR in, float map out)."""
+
+    name = "opencv"
+    _factory = ""
+
+    def __init__(self) -> None:
+        self._impl = _require_contrib(self._factory)
+
+    def __call__(self, image_rgb: np.ndarray) -> np.ndarray:
+        ok, sal = self._impl.computeSaliency(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise RuntimeError(f"OpenCV {self.name} saliency failed on a {image_rgb.shape} view")
+        sal = np.asarray(sal, dtype=np.float32)
+        if sal.shape != image_rgb.shape[:2]:
+            sal = cv2.resize(sal, image_rgb.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+        return sal
+
+
+class SpectralResidualSaliency(_OpenCVStaticSaliency):
+    """OpenCV spectral residual saliency (weight-free)."""
+
+    name = "spectral"
+    _factory = "StaticSaliencySpectralResidual_create"
+
+
+class FineGrainedSaliency(_OpenCVStaticSaliency):
+    """OpenCV fine-grained (centre-surround difference) saliency (weight-free)."""
+
+    name = "fine_grained"
+    _factory = "StaticSaliencyFineGrained_create"
+
+
+@dataclass(frozen=True)
+class OnnxSaliencyConfig:
+    """How to feed a user's ONNX saliency network and read its output.
+
+    The input is resized to ``input_size`` (h, w), scaled by ``scale``, normalised with
+    ``mean``/``std`` per channel (after scaling, in ``channel_order``) and laid out NCHW or
+    NHWC. The output (any shape that squeezes to 2D) is resized back to the view; set
+    ``apply_sigmoid`` for networks that return logits.
+    """
+
+    path: str
+    input_name: str | None = None
+    output_name: str | None = None
+    input_size: tuple[int, int] = (256, 256)
+    channel_order: str = "RGB"
+    layout: str = "NCHW"
+    scale: float = 1.0 / 255.0
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    apply_sigmoid: bool = False
+    name: str = "onnx"
+
+
+def onnx_session(path: str | Path, threads: int = 1):
+    """An ONNX Runtime CPU session with a clear error for a missing or broken file."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ONNX model not found: {path}")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises several private exception types
+        raise ValueError(f"cannot load ONNX model {path}: {err}") from err
+
+
+def pick_name(names: Sequence[str], wanted: str | None, what: str, path: str) -> str:
+    """The configured tensor name, or the only one; a clear error lists what exists."""
+    if wanted is None:
+        if len(names) != 1:
+            raise ValueError(f"{path} has {what}s {list(names)}; say which one to use")
+        return names[0]
+    if wanted not in names:
+        raise ValueError(f"{path} has no {what} named {wanted!r}; it has {list(names)}")
+    return wanted
+
+
+def image_to_tensor(
+    image_rgb: np.ndarray, size: tuple[int, int], *, channel_order: str, layout: str,
+    scale: float, mean: Sequence[float], std: Sequence[float],
+) -> np.ndarray:
+    """Resize, reorder, normalise and batch one RGB image for an ONNX network."""
+    if channel_order not in ("RGB", "BGR") or layout not in ("NCHW", "NHWC"):
+        raise ValueError(f"channel_order must be RGB|BGR and layout NCHW|NHWC, got "
+                         f"{channel_order}/{layout}")
+    resized = cv2.resize(image_rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    if channel_order == "BGR":
+        resized = resized[..., ::-1]
+    x = (resized.astype(np.float32) * np.float32(scale) - np.asarray(mean, np.float32))
+    x = x / np.asarray(std, np.float32)
+    if layout == "NCHW":
+        x = np.transpose(x, (2, 0, 1))
+    return np.ascontiguousarray(x[None])
+
+
+class OnnxSaliency:
+    """Adapter for a user-supplied ONNX saliency network (see :class:`OnnxSaliencyConfig`)."""
+
+    def __init__(self, config: OnnxSaliencyConfig, threads: int = 1) -> None:
+        self.config = config
+        self.name = config.name
+        self._session = onnx_session(config.path, threads)
+        self._input = pick_name([i.name for i in self._session.get_inputs()],
+                                config.input_name, "input", config.path)
+        self._output = pick_name([o.name for o in self._session.get_outputs()],
+                                 config.output_name, "output", config.path)
+
+    def __call__(self, image_rgb: np.ndarray) -> np.ndarray:
+        c = self.config
+        x = image_to_tensor(image_rgb, c.input_size, channel_order=c.channel_order,
+                            layout=c.layout, scale=c.scale, mean=c.mean, std=c.std)
+        (out,) = self._session.run([self._output], {self._input: x})
+        sal = np.squeeze(np.asarray(out, dtype=np.float32))
+        if sal.ndim != 2:
+            raise ValueError(f"{c.path}: saliency output {self._output!r} has shape "
+                             f"{np.shape(out)}, which does not squeeze to a 2D map")
+        if c.apply_sigmoid:
+            sal = 1.0 / (1.0 + np.exp(-sal))
+        return cv2.resize(sal, image_rgb.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+
+
+BUILTIN_SALIENCY = {"spectral": SpectralResidualSaliency, "fine_grained": FineGrainedSaliency}
+
+
+def build_saliency(name: str) -> SaliencyModel:
+    """A saliency model by name: a built-in (``spectral``, ``fine_grained``) or an ``.onnx`` path.
+
+    An ONNX path given this way uses the :class:`OnnxSaliencyConfig` defaults; build
+    :class:`OnnxSaliency` directly for other input settings.
+    """
+    if name in BUILTIN_SALIENCY:
+        return BUILTIN_SALIENCY[name]()
+    if name.endswith(".onnx"):
+        return OnnxSaliency(OnnxSaliencyConfig(path=name, name=Path(name).stem))
+    raise ValueError(f"unknown saliency model {name!r}; use one of "
+                     f"{sorted(BUILTIN_SALIENCY)} or a path to an .onnx file")
