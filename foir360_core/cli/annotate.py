@@ -1,0 +1,76 @@
+"""Rank every object of each panorama by hand, on a local web page (the 360Rank protocol).
+
+Serves a page on 127.0.0.1 that shows one panorama at a time. Sparse scenes are ranked on
+the ERP image (turned so no object is cut by the seam) by clicking objects from most to
+least important; dense scenes (Eq. 6 density above --dense-threshold) are ranked in
+overlapping sub-windows whose orders are merged by the local rank collector and shown for
+confirmation. The output is rewritten after every panorama and a rerun resumes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("images", type=Path,
+                        help="folder holding the panorama files named in the masks file")
+    parser.add_argument("--masks", type=Path, required=True,
+                        help="dataset JSON with every object's mask (COCO RLE)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="ranks file to write (dataset format); an existing one is resumed")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free one)")
+    parser.add_argument("--annotator", default="anonymous", help="name recorded with each ranking")
+    parser.add_argument("--shard", default="1/1",
+                        help="I/N: rank only every N-th panorama starting at the I-th")
+    parser.add_argument("--dense-threshold", type=float, default=10.0,
+                        help="Eq. 6 density above which a scene is ranked in sub-windows")
+    parser.add_argument("--density-width", type=int, default=2048,
+                        help="measure Eq. 6 as if the panorama were this wide, so the threshold "
+                             "does not depend on resolution (0 = native pixels)")
+    parser.add_argument("--windows", type=int, default=6,
+                        help="sub-windows around the horizon for dense scenes")
+    parser.add_argument("--window-fov", type=float, default=90.0,
+                        help="horizontal field of view of a sub-window, degrees")
+    parser.add_argument("--redo-skipped", action="store_true",
+                        help="offer again the panoramas skipped in an earlier run")
+
+
+def run(args: argparse.Namespace) -> int:
+    from foir360_core.annotate import AnnotateServer, AnnotationSession, SessionConfig, parse_shard
+    from foir360_core.annotate.prepare import WindowOptions
+    from foir360_core.io import DatasetError
+
+    if not args.images.is_dir():
+        print(f"foir360 annotate: {args.images} is not a folder of panoramas", file=sys.stderr)
+        return 2
+    try:
+        config = SessionConfig(
+            masks=args.masks, out=args.out, images=args.images, annotator=args.annotator,
+            shard=parse_shard(args.shard), dense_threshold=args.dense_threshold,
+            density_width=args.density_width or None,
+            windows=WindowOptions(count=args.windows, fov_deg=args.window_fov),
+            redo_skipped=args.redo_skipped,
+        )
+        session = AnnotationSession(config)
+        server = AnnotateServer(session, args.port)
+    except (ValueError, DatasetError, OSError) as err:
+        print(f"foir360 annotate: {err}", file=sys.stderr)
+        return 2
+    summary = session.summary()
+    print(f"foir360 annotate: {summary['total']} panoramas in shard {summary['shard']}, "
+          f"{summary['done']} already done; writing {args.out}")
+    print(f"open {server.url} in a browser (Ctrl+C to stop; work is saved after each panorama)",
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    summary = session.summary()
+    print(f"stopped: {summary['done']} of {summary['total']} panoramas ranked, "
+          f"{summary['skipped']} skipped, {summary['rejected']} rejected")
+    return 0
