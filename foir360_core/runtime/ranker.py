@@ -28,10 +28,10 @@ from foir360_core.runtime.engine_cache import (
     EngineKey,
     EngineStatus,
     check_engine,
-    file_sha256,
     read_metadata,
 )
 from foir360_core.runtime.model_info import ModelInfo, read_onnx_info
+from foir360_core.runtime.provision import ensure_engine, ensure_onnx
 from foir360_core.runtime.selection import ArtifactKind, detect_kind, plan_backends
 from foir360_core.runtime.tensorrt_build import EngineBuildError
 from foir360_core.runtime.timing import LatencyCounter, StageTimings
@@ -152,25 +152,7 @@ class Ranker:
         return dataclasses.replace(info, input_size=wanted)
 
     def _onnx_path(self) -> Path:
-        """The ONNX file to run: the artifact itself, or a cached export of the checkpoint."""
-        if self.kind is ArtifactKind.ONNX:
-            return self.model_path
-        require("torch", "exporting a checkpoint to ONNX")
-        require("onnx", "exporting a checkpoint to ONNX")
-        from foir360_core.export.onnx_export import export_onnx
-        from foir360_core.models.checkpoint import read_metadata as checkpoint_metadata
-
-        meta = checkpoint_metadata(self.model_path)
-        height, width = self._options["input_size"] or meta["input_size"]
-        digest = file_sha256(self.model_path)[:16]
-        name = f"{meta.get('name', 'model')}-{digest}-{height}x{width}.onnx"
-        target = self.cache.root / "onnx" / name
-        if target.is_file():
-            log.info("using cached ONNX export %s", target)
-            return target
-        log.info("exporting %s to ONNX once (cached at %s)", self.model_path.name, target)
-        export_onnx(self.model_path, target, input_size=(height, width))
-        return target
+        return ensure_onnx(self.model_path, self.cache, self._options["input_size"])
 
     def _precision(self) -> str:
         fp16 = self._options["fp16"]
@@ -178,11 +160,7 @@ class Ranker:
 
     def _load_tensorrt(self) -> tuple[Backend, ModelInfo]:
         from foir360_core.runtime.backends.tensorrt_backend import TensorRTBackend
-        from foir360_core.runtime.tensorrt_build import (
-            build_serialized_engine,
-            engine_key,
-            gpu_identity,
-        )
+        from foir360_core.runtime.tensorrt_build import gpu_identity
 
         trt = require("tensorrt", "the TensorRT backend")
         gpu_name, capability = gpu_identity()
@@ -199,19 +177,12 @@ class Ranker:
                 )
             info = self._checked_info(ModelInfo.from_json(meta["model"]))
             return TensorRTBackend(self.model_path, precision=recorded.precision), info
-        onnx_path = self._onnx_path()
-        info = self._checked_info(read_onnx_info(onnx_path))
         precision = self._precision()
-        shape = (1, 3, *info.input_size)
-        key = engine_key(onnx_path, precision, shape)
-        engine = self.cache.get_or_build(
-            key, info.name,
-            lambda: build_serialized_engine(onnx_path, precision=precision, input_shape=shape,
-                                            workspace_mb=self._options["workspace_mb"]),
-            extra={"model": info.to_json(), "onnx_path": str(onnx_path.resolve()),
-                   "workspace_mb": self._options["workspace_mb"]},
+        engine, info = ensure_engine(
+            self._onnx_path(), self.cache, precision=precision,
+            workspace_mb=self._options["workspace_mb"], input_size=self._options["input_size"],
         )
-        return TensorRTBackend(engine, precision=precision), info
+        return TensorRTBackend(engine, precision=precision), self._checked_info(info)
 
     # -- inference -----------------------------------------------------------------------
 

@@ -53,7 +53,12 @@ def gpu_identity(device: int = 0) -> tuple[str, str]:
             return torch.cuda.get_device_name(device), f"{major}.{minor}"
     except ImportError:
         pass
-    cudart = _cudart()
+    try:
+        cudart = _cudart()
+    except BackendUnavailableError as err:
+        raise BackendUnavailableError(
+            f"TensorRT needs a CUDA GPU: PyTorch sees none here, and {err}"
+        ) from err
     err, props = cudart.cudaGetDeviceProperties(device)
     if int(err) != 0:
         raise BackendUnavailableError(

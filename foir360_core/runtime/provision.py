@@ -1,0 +1,77 @@
+"""Getting a model ready for a backend: checkpoint -> cached ONNX -> cached TensorRT engine.
+
+Shared by ``Ranker`` (on demand, at start-up) and ``foir360 build-engine`` (ahead of time,
+when provisioning a robot), so both produce and find the very same cache entries.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from foir360_core.runtime.deps import require
+from foir360_core.runtime.engine_cache import EngineCache, file_sha256
+from foir360_core.runtime.model_info import ModelInfo, read_onnx_info
+from foir360_core.runtime.selection import ArtifactKind, detect_kind
+
+log = logging.getLogger(__name__)
+
+
+def ensure_onnx(
+    model_path: Path, cache: EngineCache, input_size: tuple[int, int] | None = None
+) -> Path:
+    """The ONNX file for ``model_path``: itself, or a parity-checked export of a checkpoint.
+
+    Exports live in ``cache.root/onnx``, named by the checkpoint's sha256 and input size, so
+    a changed checkpoint is exported again and an unchanged one never is.
+    """
+    model_path = Path(model_path)
+    if detect_kind(model_path) is ArtifactKind.ONNX:
+        return model_path
+    require("torch", "exporting a checkpoint to ONNX")
+    require("onnx", "exporting a checkpoint to ONNX")
+    from foir360_core.export.onnx_export import export_onnx
+    from foir360_core.models.checkpoint import read_metadata as checkpoint_metadata
+
+    meta = checkpoint_metadata(model_path)
+    height, width = input_size or meta["input_size"]
+    digest = file_sha256(model_path)[:16]
+    target = cache.root / "onnx" / f"{meta.get('name', 'model')}-{digest}-{height}x{width}.onnx"
+    if target.is_file():
+        log.info("using cached ONNX export %s", target)
+        return target
+    log.info("exporting %s to ONNX once (cached at %s)", model_path.name, target)
+    export_onnx(model_path, target, input_size=(height, width))
+    return target
+
+
+def ensure_engine(
+    onnx_path: Path,
+    cache: EngineCache,
+    *,
+    precision: str,
+    workspace_mb: int = 1024,
+    input_size: tuple[int, int] | None = None,
+    force: bool = False,
+) -> tuple[Path, ModelInfo]:
+    """A valid engine for ``onnx_path`` on this machine: from the cache, else built now."""
+    from foir360_core.runtime.tensorrt_build import build_serialized_engine, engine_key
+
+    info = read_onnx_info(onnx_path)
+    size = input_size or info.input_size
+    if size != info.input_size and not info.dynamic_shapes:
+        raise ValueError(
+            f"{onnx_path.name} has a fixed input of {info.input_size[0]}x{info.input_size[1]}; "
+            f"export it again with --input-size {size[0]} {size[1]}"
+        )
+    shape = (1, 3, *size)
+    key = engine_key(onnx_path, precision, shape)
+    engine = cache.get_or_build(
+        key, info.name,
+        lambda: build_serialized_engine(onnx_path, precision=precision, input_shape=shape,
+                                        workspace_mb=workspace_mb),
+        extra={"model": {**info.to_json(), "input_size": list(size)},
+               "onnx_path": str(Path(onnx_path).resolve()), "workspace_mb": workspace_mb},
+        force=force,
+    )
+    return engine, info
