@@ -73,6 +73,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "mask_threshold": 0.5,
         "max_instances": 50,
         "profiles": ["foir360", "assr"],
+        "select": "instance_recall",  # the figure that picks model_best
     },
 }
 

@@ -1,0 +1,166 @@
+"""Training data: ranked panoramas from a ``foir360 label`` dataset, with ERP-exact augmentation.
+
+Images go through ``models.preprocess.prepare_input`` (the runtime's own preprocessing),
+masks are resized to the network input. Augmentations respect the sphere:
+
+* yaw roll: a circular shift of the columns *is* a rotation of the camera about its
+  vertical axis, so it is exact (no resampling) and every object keeps its rank;
+* horizontal flip: mirrors azimuth (lon → −lon), also exact for an ERP image;
+* a mild brightness/contrast jitter.
+
+Augmentation randomness comes from ``(seed, epoch, index)``, so a resumed run or another
+worker count sees the same samples. Unreadable or unranked images are skipped, counted and
+logged; they never stop a run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from foir360_core.io import Dataset, DatasetError
+from foir360_core.models.preprocess import prepare_input
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Sample:
+    """One training panorama at network input size."""
+
+    image: torch.Tensor  # (3, h, w) float32, normalised
+    masks: torch.Tensor  # (n, h, w) float32 0/1
+    classes: torch.Tensor  # (n,) int64, 0..C-1
+    ranks: torch.Tensor  # (n,) int64, 1 = most important, unique
+    image_id: int
+
+
+def class_index_map(dataset: Dataset, class_names: list[str]) -> dict[int, int]:
+    """Dataset category id → model class index (everything → 0 for a class-agnostic model)."""
+    if len(class_names) == 1:
+        return {int(c["id"]): 0 for c in dataset.categories}
+    mapping = {}
+    for cat in dataset.categories:
+        if cat["name"] not in class_names:
+            raise DatasetError(
+                f"{dataset.path}: category {cat['name']!r} is not in model.class_names "
+                f"{class_names}; add it to the config or use one class"
+            )
+        mapping[int(cat["id"])] = class_names.index(cat["name"])
+    return mapping
+
+
+def resize_masks(masks: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """(n, H, W) bool → (n, h, w) bool by area coverage ≥ 0.5 (no thin-object aliasing)."""
+    h, w = hw
+    if masks.shape[1:] == (h, w):
+        return masks.astype(bool)
+    out = np.empty((masks.shape[0], h, w), dtype=bool)
+    for i, m in enumerate(masks):
+        out[i] = cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) >= 0.5
+    return out
+
+
+def split_ids(dataset: Dataset, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Deterministic train/val split of the ranked images."""
+    ids = sorted(r.id for r in dataset.images)
+    if len(ids) < 2 or val_fraction <= 0:
+        return ids, []
+    order = np.random.default_rng(seed).permutation(len(ids))
+    n_val = min(len(ids) - 1, max(1, round(val_fraction * len(ids))))
+    val = sorted(ids[i] for i in order[:n_val])
+    return sorted(set(ids) - set(val)), val
+
+
+class RankedPanoramas(torch.utils.data.Dataset):
+    """Torch dataset over the ranked images of a dataset file."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        image_ids: list[int],
+        *,
+        input_size: tuple[int, int],
+        class_names: list[str],
+        augment: dict | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.dataset = dataset
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.augment = augment or {}
+        self.seed = seed
+        self.epoch = 0
+        self.class_map = class_index_map(dataset, class_names)
+        self.ids = [i for i in image_ids if dataset.has_ranks(i)]
+        self.skipped = len(image_ids) - len(self.ids)
+        if self.skipped:
+            log.warning(
+                "%s: %d of %d images carry no importance ranks and are skipped (run "
+                "`foir360 label` on them first)",
+                dataset.path,
+                self.skipped,
+                len(image_ids),
+            )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int) -> Sample | None:
+        image_id = self.ids[index]
+        try:
+            image = self.dataset.read_image(image_id)
+            inst = self.dataset.instances(image_id)
+        except (DatasetError, OSError, ValueError) as exc:
+            log.warning("skipping image %s: %s", image_id, exc)
+            return None
+        x = prepare_input(image, self.input_size)[0]
+        masks = resize_masks(inst.masks, self.input_size)
+        keep = masks.reshape(len(masks), -1).any(1)
+        if not keep.any():
+            log.warning("skipping image %s: every object vanishes at input size", image_id)
+            return None
+        if not keep.all():
+            inst = inst.subset(np.flatnonzero(keep))  # re-compacts ranks to 1..k
+            masks = masks[keep]
+        x, masks = self._augment(x, masks, index)
+        classes = np.array([self.class_map.get(int(c), 0) for c in inst.class_ids], np.int64)
+        return Sample(
+            image=torch.from_numpy(np.ascontiguousarray(x)),
+            masks=torch.from_numpy(np.ascontiguousarray(masks)).float(),
+            classes=torch.from_numpy(classes),
+            ranks=torch.from_numpy(np.asarray(inst.ranks, np.int64)),
+            image_id=int(image_id),
+        )
+
+    def _augment(
+        self, x: np.ndarray, masks: np.ndarray, index: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if not self.augment:
+            return x, masks
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        if self.augment.get("yaw_roll"):
+            shift = int(rng.integers(x.shape[-1]))
+            x, masks = np.roll(x, shift, axis=-1), np.roll(masks, shift, axis=-1)
+        if rng.random() < float(self.augment.get("hflip", 0.0)):
+            x, masks = x[..., ::-1], masks[..., ::-1]
+        jitter = float(self.augment.get("color_jitter", 0.0))
+        if jitter > 0:
+            gain = 1.0 + rng.uniform(-jitter, jitter)
+            bias = rng.uniform(-jitter, jitter)
+            x = (x * gain + bias).astype(np.float32)
+        return x, masks
+
+
+def collate(batch: list[Sample | None]) -> tuple[torch.Tensor, list[Sample]] | None:
+    """Stack images; keep per-image targets as a list. Drops unreadable samples."""
+    samples = [s for s in batch if s is not None]
+    if not samples:
+        return None
+    return torch.stack([s.image for s in samples]), samples

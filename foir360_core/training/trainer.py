@@ -1,0 +1,353 @@
+"""The PanoRank training loop: one CPU process, or many GPUs/nodes under ``torchrun``.
+
+``train(config, data=..., out=...)`` reads a ranked dataset (the output of
+``foir360 label``), trains with Hungarian-matched set losses and the rank loss, validates
+each ``val.every`` epochs with the runtime's own pre/post-processing and the project's
+metrics, and writes to ``out``:
+
+* ``model_last.safetensors`` / ``model_best.safetensors``: self-describing model files
+  (``models.checkpoint``), the second chosen by ``val.select``;
+* ``train_state.pt``: everything needed to resume (``--resume``), tensors and plain
+  containers only, loaded with ``weights_only=True``;
+* ``log.csv`` always, TensorBoard events when ``tensorboard`` is installed.
+
+Distributed: when ``WORLD_SIZE`` > 1 (set by torchrun) the process group is initialised
+(NCCL on CUDA, Gloo on CPU), data is sharded with ``DistributedSampler`` and the model is
+wrapped in ``DistributedDataParallel``; rank 0 alone validates and writes files.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from foir360_core.io import Dataset
+from foir360_core.models.checkpoint import (
+    load_training_state,
+    save_checkpoint,
+    save_training_state,
+)
+from foir360_core.models.config import ConfigError, config_hash
+from foir360_core.models.panorank import PanoRank, build_model
+from foir360_core.training.data import RankedPanoramas, collate, split_ids
+from foir360_core.training.losses import Criterion
+from foir360_core.training.validate import validate
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "train_state.pt"
+LAST_MODEL = "model_last.safetensors"
+BEST_MODEL = "model_best.safetensors"
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or time-capped) run produced."""
+
+    out_dir: Path
+    last_model: Path
+    best_model: Path | None
+    epochs_done: int
+    steps: int
+    minutes: float
+    stopped_early: bool
+    skipped_batches: int
+    history: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class _Dist:
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _setup_distributed(device_name: str) -> _Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    use_cuda = torch.cuda.is_available() and device_name in {"auto", "cuda"}
+    if device_name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("train.device=cuda but no CUDA device is visible; use auto or cpu")
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    rank = dist.get_rank() if world > 1 else 0
+    if use_cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    else:
+        device = torch.device("cpu")
+    return _Dist(rank, world, device)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _param_groups(model: PanoRank, cfg: dict) -> list[dict]:
+    backbone = [p for p in model.backbone.parameters() if p.requires_grad]
+    ids = {id(p) for p in backbone}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    lr = float(cfg["lr"])
+    return [
+        {"params": backbone, "lr": lr * float(cfg["backbone_lr_mult"])},
+        {"params": rest, "lr": lr},
+    ]
+
+
+def _schedule(total: int, warmup: int):
+    """Linear warm-up, then cosine decay to 10 % (a function of the step, for LambdaLR)."""
+
+    def factor(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+class _Logger:
+    """CSV always; TensorBoard when installed."""
+
+    def __init__(self, out: Path, resume: bool) -> None:
+        self.path = out / "log.csv"
+        self.header: list[str] | None = None
+        if resume and self.path.is_file():
+            with self.path.open() as handle:
+                self.header = next(csv.reader(handle), None)
+        elif self.path.exists():
+            self.path.unlink()
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(out / "tensorboard"))
+        except ImportError:
+            self.tb = None
+
+    def write(self, row: dict) -> None:
+        if self.header is None:
+            self.header = list(row)
+            with self.path.open("w", newline="") as handle:
+                csv.writer(handle).writerow(self.header)
+        with self.path.open("a", newline="") as handle:
+            csv.DictWriter(handle, self.header, extrasaction="ignore").writerow(row)
+        if self.tb is not None:
+            for key, value in row.items():
+                if isinstance(value, int | float) and key not in {"epoch", "step"}:
+                    self.tb.add_scalar(key, value, row["step"])
+            self.tb.flush()
+
+
+def _load_data(
+    config: dict, data: str | None, val: str | None
+) -> tuple[Dataset, list, Dataset, list]:
+    data = data or config["data"].get("train")
+    if not data:
+        raise ConfigError("no training data: pass --data LABELS.json or set data.train")
+    train_ds = Dataset.load(data)
+    val = val or config["data"].get("val")
+    seed = int(config["train"]["seed"])
+    if val:
+        val_ds = Dataset.load(val)
+        return (
+            train_ds,
+            sorted(r.id for r in train_ds.images),
+            val_ds,
+            sorted(r.id for r in val_ds.images),
+        )
+    train_ids, val_ids = split_ids(train_ds, float(config["data"]["val_fraction"]), seed)
+    return train_ds, train_ids, train_ds, [i for i in val_ids if train_ds.has_ranks(i)]
+
+
+def train(
+    config: dict,
+    *,
+    data: str | None = None,
+    val: str | None = None,
+    out: str | Path = "runs/panorank",
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train PanoRank as configured (see the module docstring)."""
+    tcfg, vcfg = config["train"], config["val"]
+    ctx = _setup_distributed(str(tcfg["device"]))
+    seed = int(tcfg["seed"])
+    seed_everything(seed + ctx.rank)
+    out = Path(out)
+    if ctx.main:
+        out.mkdir(parents=True, exist_ok=True)
+    train_ds, train_ids, val_ds, val_ids = _load_data(config, data, val)
+
+    model = build_model(config).to(ctx.device)
+    core = model
+    train_set = RankedPanoramas(
+        train_ds,
+        train_ids,
+        input_size=core.input_size,
+        class_names=core.class_names,
+        augment=config["data"],
+        seed=seed,
+    )
+    if len(train_set) == 0:
+        raise ConfigError(f"{train_ds.path} holds no ranked images to train on")
+    sampler = DistributedSampler(
+        train_set, num_replicas=ctx.world, rank=ctx.rank, shuffle=True, seed=seed, drop_last=False
+    )
+    loader = DataLoader(
+        train_set,
+        batch_size=int(tcfg["batch_size"]),
+        sampler=sampler,
+        num_workers=int(config["data"]["num_workers"]),
+        collate_fn=collate,
+    )
+    optimizer = torch.optim.AdamW(
+        _param_groups(core, tcfg), weight_decay=float(tcfg["weight_decay"])
+    )
+    epochs = int(tcfg["epochs"])
+    total_steps = epochs * len(loader)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _schedule(total_steps, int(tcfg["warmup_steps"]))
+    )
+    generator = torch.Generator().manual_seed(seed * 1000 + ctx.rank)
+    start_epoch, step, best = 0, 0, -math.inf
+    if resume:
+        state = load_training_state(out / STATE_FILE)
+        if state["config_hash"] != config_hash(config):
+            raise ConfigError(
+                f"{out / STATE_FILE} was written for another model config "
+                f"({state['config_hash']} vs {config_hash(config)}); resume with the same config"
+            )
+        core.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, step, best = int(state["epoch"]) + 1, int(state["step"]), float(state["best"])
+        torch.set_rng_state(state["rng_torch"])
+        generator.set_state(state["rng_points"])
+        log.info("resuming from %s at epoch %d, step %d", out / STATE_FILE, start_epoch, step)
+    if ctx.world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(
+            core, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None
+        )
+    criterion = Criterion(core, tcfg)
+    logger = _Logger(out, resume) if ctx.main else None
+    limit = tcfg.get("max_minutes")
+    started = time.monotonic()
+    stopped_early, skipped = False, 0
+    history: list[dict] = []
+    select = str(vcfg.get("select", "instance_recall"))
+    best_path: Path | None = out / BEST_MODEL if (out / BEST_MODEL).is_file() else None
+    epoch = start_epoch - 1
+    for epoch in range(start_epoch, epochs):
+        sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)
+        model.train()
+        sums: dict[str, float] = {}
+        count = 0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not (progress and ctx.main))
+        for batch in bar:
+            if batch is None:
+                skipped += 1
+                continue
+            images, samples = batch
+            outputs = model(images.to(ctx.device))
+            num_objects = _global_mean(float(sum(len(s.ranks) for s in samples)), ctx)
+            loss, parts = criterion(core, outputs, samples, max(num_objects, 1.0), generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if tcfg.get("grad_clip"):
+                torch.nn.utils.clip_grad_norm_(core.parameters(), float(tcfg["grad_clip"]))
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            count += 1
+            for key, value in parts.items():
+                sums[key] = sums.get(key, 0.0) + value
+            bar.set_postfix(loss=f"{parts['total']:.3f}", rank=f"{parts['rank']:.3f}")
+            if limit and (time.monotonic() - started) / 60.0 > float(limit):
+                stopped_early = True
+                break
+        row = {"epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[-1]}
+        row.update({f"train/{k}": v / max(count, 1) for k, v in sums.items()})
+        row["minutes"] = (time.monotonic() - started) / 60.0
+        due = (epoch + 1) % int(vcfg["every"]) == 0 or epoch + 1 == epochs or stopped_early
+        if ctx.main:
+            if due and val_ids:
+                row.update(validate(core, val_ds, val_ids, vcfg, ctx.device, progress=progress))
+            meta = {"epoch": epoch + 1, "step": step, "train_images": len(train_set)}
+            meta["validation"] = {
+                k: v
+                for k, v in row.items()
+                if "/" in k or k.startswith("val") or k == "instance_recall"
+            }
+            fp16 = bool(tcfg["fp16_weights"])
+            save_checkpoint(out / LAST_MODEL, core, config, meta, fp16=fp16)
+            score = row.get(select)
+            if score is not None and score > best:
+                best = float(score)
+                best_path = save_checkpoint(out / BEST_MODEL, core, config, meta, fp16=fp16)
+            save_training_state(
+                out / STATE_FILE,
+                {
+                    "model": core.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "epoch": epoch,
+                    "step": step,
+                    "best": best,
+                    "config_hash": config_hash(config),
+                    "rng_torch": torch.get_rng_state(),
+                    "rng_points": generator.get_state(),
+                },
+            )
+            assert logger is not None
+            logger.write(row)
+            log.info("epoch %d: %s", epoch + 1, _fmt(row))
+        history.append(row)
+        if stopped_early:
+            log.warning("train.max_minutes=%s reached: stopped after epoch %d", limit, epoch + 1)
+            break
+    if ctx.world > 1:
+        dist.barrier()
+    return TrainResult(
+        out_dir=out,
+        last_model=out / LAST_MODEL,
+        best_model=best_path,
+        epochs_done=epoch + 1,
+        steps=step,
+        minutes=(time.monotonic() - started) / 60.0,
+        stopped_early=stopped_early,
+        skipped_batches=skipped,
+        history=history,
+    )
+
+
+def _global_mean(value: float, ctx: _Dist) -> float:
+    """Mean of ``value`` over processes (the per-process object count normaliser)."""
+    if ctx.world == 1:
+        return value
+    tensor = torch.tensor([value], device=ctx.device)
+    dist.all_reduce(tensor)
+    return float(tensor.item()) / ctx.world
+
+
+def _fmt(row: dict) -> str:
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
