@@ -104,8 +104,8 @@ class AnnotateHandler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload: dict) -> None:
         self._send(status, json.dumps(payload).encode("utf-8"), "application/json")
 
-    def _error(self, status: int, message: str, **extra) -> None:
-        self._json(status, {"error": message, **extra})
+    def _error(self, code: int, message: str, **extra) -> None:
+        self._json(code, {"error": message, **extra})
 
     def _host_ok(self) -> bool:
         """Only this server's own address: a page elsewhere cannot reach it by DNS rebinding."""
@@ -224,6 +224,7 @@ class AnnotateServer(ThreadingHTTPServer):
 
     def start_background(self) -> threading.Thread:
         """Serve from a daemon thread (tests, notebooks); stop with ``shutdown()``."""
-        thread = threading.Thread(target=self.serve_forever, name="foir360-annotate", daemon=True)
+        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
+                                  name="foir360-annotate", daemon=True)
         thread.start()
         return thread
