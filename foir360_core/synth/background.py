@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from foir360_core.geometry import lonlat_to_vector
+from foir360_core.synth.shapes import row_matmul
 from foir360_core.synth.textures import sinusoid_noise
 
 CLOUD_HEIGHT = 400.0
@@ -80,12 +81,16 @@ def sample_background(rng: np.random.Generator) -> Background:
 
 
 def render_background(bg: Background, dirs: np.ndarray) -> np.ndarray:
-    """RGB float (H, W, 3) in [0, 1] of the world seen along ``dirs`` (H, W, 3)."""
-    d = dirs.reshape(-1, 3)
+    """RGB float32 (H, W, 3) in [0, 1] of the world seen along ``dirs`` (H, W, 3).
+
+    Runs over every pixel, so it works in float32 (colour needs no more) with the
+    per-pixel products written out rather than handed to BLAS.
+    """
+    d = dirs.reshape(-1, 3).astype(np.float32, copy=False)
     horiz = np.hypot(d[:, 0], d[:, 1])
     with np.errstate(divide="ignore", invalid="ignore"):
-        t_wall = bg.wall_radius / horiz
-        t_ground = np.where(d[:, 2] < 0.0, -bg.camera_height / d[:, 2], np.inf)
+        t_wall = np.float32(bg.wall_radius) / horiz
+        t_ground = np.where(d[:, 2] < 0.0, np.float32(-bg.camera_height) / d[:, 2], np.inf)
     azimuth = np.arctan2(d[:, 1], d[:, 0])
     building = np.clip(np.searchsorted(bg.building_edges, azimuth) - 1, 0,
                        bg.building_heights.size - 1)
@@ -97,45 +102,54 @@ def render_background(bg: Background, dirs: np.ndarray) -> np.ndarray:
     out = np.empty_like(d)
     out[sky] = _sky(bg, d[sky])
     out[on_ground] = _ground(bg, d[on_ground] * t_ground[on_ground, None])
-    out[on_wall] = _walls(bg, azimuth[on_wall], wall_z[on_wall] + bg.camera_height,
+    out[on_wall] = _walls(bg, azimuth[on_wall], wall_z[on_wall] + np.float32(bg.camera_height),
                           building[on_wall])
     return out.reshape(dirs.shape)
 
 
+def _mix(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Per-pixel blend of two RGB colours, float32."""
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    return a + (b - a) * weight[:, None]
+
+
 def _sky(bg: Background, d: np.ndarray) -> np.ndarray:
     up = np.clip(d[:, 2], 0.0, 1.0)
-    grad = np.sqrt(up)[:, None]
-    colour = bg.sky_horizon * (1.0 - grad) + bg.sky_zenith * grad
+    colour = _mix(bg.sky_horizon, bg.sky_zenith, np.sqrt(up))
     # Clouds on a flat layer high above: projected coordinates, faded toward the horizon.
-    flat = d[:, :2] / np.maximum(d[:, 2:3], 0.05) * CLOUD_HEIGHT
-    points = np.c_[flat, np.zeros(len(d))]
+    points = np.zeros_like(d)
+    points[:, :2] = d[:, :2] * (CLOUD_HEIGHT / np.maximum(d[:, 2:3], 0.05))
     cloud = sinusoid_noise(points, 0.0025, bg.phase)
-    cover = np.clip((cloud - (1.0 - bg.cloudiness * 0.6)) * 4.0, 0.0, 1.0) * np.clip(up * 4, 0, 1)
-    colour = colour * (1.0 - cover[:, None]) + 0.97 * cover[:, None]
-    glow = np.exp((d @ bg.sun - 1.0) * 60.0)[:, None]
-    return np.clip(colour + glow * np.array([1.0, 0.95, 0.8]), 0.0, 1.0)
+    cover = np.clip((cloud - (1.0 - bg.cloudiness * 0.6)) * 4.0, 0.0, 1.0)
+    cover *= np.clip(up * 4.0, 0.0, 1.0)
+    colour += (np.float32(0.97) - colour) * cover[:, None]
+    glow = np.exp((row_matmul(d, bg.sun.astype(np.float32)) - 1.0) * 60.0)
+    colour += glow[:, None] * np.array([1.0, 0.95, 0.8], np.float32)
+    return np.clip(colour, 0.0, 1.0, out=colour)
 
 
 def _ground(bg: Background, points: np.ndarray) -> np.ndarray:
-    cells = np.floor(points[:, :2] / bg.tile_size).astype(np.int64)
-    checker = (cells.sum(axis=1) & 1).astype(np.float64)
+    cells = np.floor(points[:, :2] / np.float32(bg.tile_size)).astype(np.int64)
+    checker = (cells.sum(axis=1) & 1).astype(np.float32)
     dist = np.hypot(points[:, 0], points[:, 1])
     contrast = np.exp(-dist / 25.0)  # fade the tiles far away instead of aliasing them
-    weight = 0.5 + (checker - 0.5) * contrast
-    grain = sinusoid_noise(points, 0.7, bg.phase) - 0.5
-    colour = bg.ground_colors[0] * (1.0 - weight[:, None]) + bg.ground_colors[1] * weight[:, None]
-    return np.clip(colour * (1.0 + 0.35 * grain[:, None]), 0.0, 1.0)
+    colour = _mix(bg.ground_colors[0], bg.ground_colors[1], 0.5 + (checker - 0.5) * contrast)
+    grain = sinusoid_noise(points, 0.7, bg.phase)
+    colour *= (0.825 + 0.35 * grain)[:, None]
+    return np.clip(colour, 0.0, 1.0, out=colour)
 
 
 def _walls(bg: Background, azimuth: np.ndarray, height: np.ndarray, building: np.ndarray):
-    arc = azimuth * bg.wall_radius
-    col = np.floor(arc / 2.5)
-    floor_ = np.floor(height / 3.2)
-    in_window = ((arc / 2.5 - col) > 0.25) & ((arc / 2.5 - col) < 0.75) & \
-        ((height / 3.2 - floor_) > 0.3) & ((height / 3.2 - floor_) < 0.8) & (height > 1.5)
+    """Facades with a grid of windows (2.5 m bays, 3.2 m floors), some lit at random."""
+    bay = azimuth * np.float32(bg.wall_radius / 2.5)
+    storey = height / np.float32(3.2)
+    col, floor_ = np.floor(bay), np.floor(storey)
+    in_window = ((bay - col) > 0.25) & ((bay - col) < 0.75) & \
+        ((storey - floor_) > 0.3) & ((storey - floor_) < 0.8) & (height > 1.5)
     lit = (np.sin(col * 12.9898 + floor_ * 78.233 + building) * 43758.5453) % 1.0 > 0.7
-    facade = bg.building_colors[building]
-    window = np.where(lit[:, None], bg.window_colors[1], bg.window_colors[0])
+    facade = bg.building_colors.astype(np.float32)[building]
+    window = np.where(lit[:, None], bg.window_colors[1], bg.window_colors[0]).astype(np.float32)
     colour = np.where(in_window[:, None], window, facade)
-    shade = 0.75 + 0.25 * np.cos(azimuth - np.arctan2(bg.sun[1], bg.sun[0]))
-    return np.clip(colour * shade[:, None], 0.0, 1.0)
+    shade = 0.75 + 0.25 * np.cos(azimuth - np.float32(np.arctan2(bg.sun[1], bg.sun[0])))
+    colour *= shade[:, None]
+    return np.clip(colour, 0.0, 1.0, out=colour)

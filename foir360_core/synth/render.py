@@ -58,6 +58,14 @@ def ray_directions(height: int) -> np.ndarray:
     return dirs
 
 
+@lru_cache(maxsize=3)
+def directions32(height: int) -> np.ndarray:
+    """float32 copy of :func:`ray_directions` for the background, which needs no more."""
+    dirs = ray_directions(height).astype(np.float32)
+    dirs.setflags(write=False)
+    return dirs
+
+
 def cap_window(center: np.ndarray, radius: float, height: int) -> tuple[slice, np.ndarray]:
     """Rows (a slice) and columns (wrapped indices) whose pixel centres may see a sphere.
 
@@ -101,7 +109,7 @@ def render_scene(
     if height < MIN_HEIGHT:
         raise ValueError(f"height must be at least {MIN_HEIGHT} pixels, got {height}")
     dirs = ray_directions(height)
-    image = render_background(background, dirs)
+    image = render_background(background, directions32(height))
     depth = np.full((height, 2 * height), np.inf)
     owner = np.full((height, 2 * height), -1, dtype=np.int32)
     for index, obj in enumerate(objects):
