@@ -322,3 +322,42 @@ def evaluate(
     """Evaluate one profile (see ``evaluate_many`` for ``samples``)."""
     chosen = get_profile(profile, coverage=coverage, iou=iou)
     return evaluate_many(samples, [chosen], progress=progress, total=total)[chosen.name]
+
+
+EXTRA_KEYS = ("kendall_tau", "sor_sphere", "images_used_sphere", "sa_sor_sphere", "mae_sphere",
+              "adaptive_mae_sphere")
+
+
+def _format(value: float | int | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def summary_table(reports: dict[str, EvaluationReport]) -> str:
+    """Plain-text table: one column per profile, reference metrics first, extras below."""
+    keys: list[str] = []
+    for report in reports.values():
+        keys.extend(k for k in report.summary if k not in keys)
+    main = [k for k in keys if k not in EXTRA_KEYS]
+    extra = [k for k in keys if k in EXTRA_KEYS]
+    width = max(len(k) for k in keys)
+    header = f"{'metric':<{width}}  " + "  ".join(f"{name:>10}" for name in reports)
+    lines = [header, "-" * len(header)]
+
+    def add(rows: list[str]) -> None:
+        for key in rows:
+            cells = "  ".join(f"{_format(r.summary.get(key)):>10}" for r in reports.values())
+            lines.append(f"{key:<{width}}  {cells}")
+
+    add(main)
+    if extra:
+        lines.append("extra metrics (not in the reference evaluators):")
+        add(extra)
+    thresholds = "; ".join(
+        f"{name}: coverage {r.profile.coverage}, IoU {r.profile.iou}" if r.profile.family == "assr"
+        else f"{name}: IoU > {r.profile.iou}" for name, r in reports.items())
+    lines.append(f"thresholds: {thresholds}")
+    return "\n".join(lines)

@@ -27,7 +27,8 @@ def _check_maps(gt_map: np.ndarray, pred_map: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _row_sums(image: np.ndarray) -> np.ndarray:
-    return cv2.reduce(image, 1, cv2.REDUCE_SUM, dtype=cv2.CV_64F).reshape(-1)
+    """Exact per-row sums of a uint8 image (int32 holds 255 · W for any real width)."""
+    return cv2.reduce(image, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(-1).astype(np.float64)
 
 
 def rank_map_mae(

@@ -38,10 +38,13 @@ class MaskSet:
         boxes = np.zeros((stack.shape[0], 4), dtype=np.int64)
         areas = np.zeros(stack.shape[0], dtype=np.int64)
         for i, mask in enumerate(stack):
-            x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
-            boxes[i] = (y, y + h, x, x + w)
-            if w and h:
-                areas[i] = cv2.countNonZero(mask[y:y + h, x:x + w].view(np.uint8))
+            rows = np.flatnonzero(mask.any(axis=1))
+            if rows.size:
+                y0, y1 = int(rows[0]), int(rows[-1]) + 1
+                cols = np.flatnonzero(mask[y0:y1].any(axis=0))
+                x0, x1 = int(cols[0]), int(cols[-1]) + 1
+                boxes[i] = (y0, y1, x0, x1)
+                areas[i] = cv2.countNonZero(mask[y0:y1, x0:x1].view(np.uint8))
         return cls(stack, np.arange(stack.shape[0]), boxes, areas)
 
     def __len__(self) -> int:
