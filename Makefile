@@ -18,7 +18,7 @@ ROS_ENV = AMENT_PREFIX_PATH=$(ROS_PREFIX):$(CURDIR)/$(VENV) \
 	FASTDDS_DEFAULT_PROFILES_FILE=$(CURDIR)/config/fastdds_loopback.xml \
 	RMW_IMPLEMENTATION=rmw_fastrtps_cpp
 
-.PHONY: venv install interfaces lint test demo bench clean
+.PHONY: venv install interfaces lint test demo bench clean browser
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -54,7 +54,12 @@ interfaces: $(ROS_PREFIX)/.built
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install interfaces lint
+# Headless chromium for the annotation page's browser tests (Debian package; root for apt).
+browser:
+	@[ -x /usr/bin/chromium ] || { apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+test: install interfaces lint browser
 	$(ROS_ENV) $(PY) -m pytest -q
 
 demo: install interfaces
