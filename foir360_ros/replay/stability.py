@@ -1,0 +1,86 @@
+"""Temporal stability of ranks: how much the order of the same objects flickers frame to frame.
+
+Planners act on "the most important object"; a rank that jumps between consecutive frames of a
+static scene makes them dither. Objects are matched between consecutive frames by mask IoU
+(Hungarian assignment, IoU >= threshold), then the order of the matched objects is compared.
+Only relative order among matched objects counts, so an object appearing or leaving does not
+register as a rank change of the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+from pycocotools import mask as coco_mask
+from scipy.optimize import linear_sum_assignment
+
+
+@dataclass(frozen=True)
+class RankedFrame:
+    """The ranks and COCO RLE masks (``{"size": [h, w], "counts": bytes}``) of one frame."""
+
+    ranks: np.ndarray
+    rles: list[dict]
+
+    @classmethod
+    def from_msg(cls, msg) -> RankedFrame:
+        size = [int(msg.mask_height), int(msg.mask_width)]
+        return cls(np.array([item.rank for item in msg.instances], dtype=np.int64),
+                   [{"size": size, "counts": item.mask_counts.encode("ascii")}
+                    for item in msg.instances])
+
+
+def match_by_iou(a: RankedFrame, b: RankedFrame, threshold: float) -> tuple[np.ndarray, ...]:
+    """Index pairs (ia, ib) of objects matched one to one with IoU >= ``threshold``."""
+    if not a.rles or not b.rles or a.rles[0]["size"] != b.rles[0]["size"]:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    iou = np.asarray(coco_mask.iou(a.rles, b.rles, [0] * len(b.rles)), dtype=np.float64)
+    rows, cols = linear_sum_assignment(-iou)
+    keep = iou[rows, cols] >= threshold
+    return rows[keep], cols[keep]
+
+
+def _relative(ranks: np.ndarray) -> np.ndarray:
+    return np.argsort(np.argsort(ranks, kind="stable"), kind="stable")
+
+
+def rank_stability(frames: Sequence[RankedFrame], iou_threshold: float = 0.5) -> dict:
+    """Flicker figures over consecutive frame pairs (a dict, JSON-ready).
+
+    * ``mean_abs_rank_change``: mean |Δ relative rank| of matched objects (0 = perfectly stable).
+    * ``rank_change_rate``: fraction of matched objects whose relative rank changed.
+    * ``pairwise_flip_rate``: fraction of matched object pairs whose order swapped (Kendall).
+    * ``top1_change_rate``: fraction of frame pairs where the matched object ranked first
+      among the matched ones is a different object in the next frame.
+    * ``matched_fraction``: matched objects / objects of the earlier frame.
+    """
+    deltas, flips, pairs, top1_changes, top1_pairs, matched, seen = [], 0, 0, 0, 0, 0, 0
+    for a, b in pairwise(frames):
+        ia, ib = match_by_iou(a, b, iou_threshold)
+        seen += len(a.rles)
+        matched += ia.size
+        if ia.size < 2:
+            continue
+        ra, rb = _relative(a.ranks[ia]), _relative(b.ranks[ib])
+        deltas.extend(np.abs(ra - rb).tolist())
+        upper = np.triu_indices(ia.size, k=1)
+        order_a = np.sign(ra[:, None] - ra[None, :])[upper]
+        order_b = np.sign(rb[:, None] - rb[None, :])[upper]
+        flips += int(np.count_nonzero(order_a != order_b))
+        pairs += int(order_a.size)
+        top1_pairs += 1
+        top1_changes += int(np.argmin(ra) != np.argmin(rb))
+    deltas_arr = np.asarray(deltas, dtype=np.float64)
+    return {
+        "frame_pairs": max(len(frames) - 1, 0),
+        "frame_pairs_compared": top1_pairs,
+        "iou_threshold": iou_threshold,
+        "matched_fraction": matched / seen if seen else None,
+        "mean_abs_rank_change": float(deltas_arr.mean()) if deltas_arr.size else None,
+        "rank_change_rate": float(np.mean(deltas_arr > 0)) if deltas_arr.size else None,
+        "pairwise_flip_rate": flips / pairs if pairs else None,
+        "top1_change_rate": top1_changes / top1_pairs if top1_pairs else None,
+    }
