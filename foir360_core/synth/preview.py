@@ -40,6 +40,9 @@ def render_preview(pano: SynthPanorama) -> np.ndarray:
     return draw_geometry(pano.image, pano.instances, pano.class_names, title=title)
 
 
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 of a drawn label or marker
+
+
 def draw_geometry(
     image: np.ndarray,
     instances: PanoInstances,
@@ -47,7 +50,11 @@ def draw_geometry(
     *,
     title: str | None = None,
 ) -> np.ndarray:
-    """RGB uint8 copy of ``image`` with every instance's mask, box and centre drawn on it."""
+    """RGB uint8 copy of ``image`` with every instance's mask, box and centre drawn on it.
+
+    Shapes go first and labels last, each label placed where it hides no other label or
+    centre marker, so crowded scenes stay readable.
+    """
     height, width = image.shape[:2]
     if instances.image_size != (height, width):
         raise ValueError(
@@ -56,33 +63,40 @@ def draw_geometry(
         )
     scale = max(0.35, height / 1100.0)
     thick = max(1, round(height / 400))
-    out = _grid(image.copy(), scale)
-    colours = instance_colours(len(instances))
-    taken: list[tuple[int, int, int, int]] = []
+    taken: list[Box] = []
+    out = _grid(image.copy(), scale, taken)
+    colours = [tuple(int(c) for c in rgb) for rgb in instance_colours(len(instances))]
     if len(instances):
         tint = out.astype(np.float32)
         for mask, colour in zip(instances.masks, colours, strict=True):
-            tint[mask] = tint[mask] * (1.0 - FILL_ALPHA) + colour * FILL_ALPHA
+            tint[mask] = tint[mask] * (1.0 - FILL_ALPHA) + np.array(colour) * FILL_ALPHA
         out = np.round(tint).astype(np.uint8)
-    for i, (mask, geom) in enumerate(zip(instances.masks, instances.geometry, strict=True)):
-        colour = tuple(int(c) for c in colours[i])
+    centres = []
+    marker = 6 + 6 * thick
+    for mask, geom, colour in zip(instances.masks, instances.geometry, colours, strict=True):
         contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
                                        cv2.CHAIN_APPROX_SIMPLE)
         cv2.drawContours(out, contours, -1, colour, thick, cv2.LINE_AA)
         _draw_box(out, geom.bbox_xywh, colour, thick)
         u, v = lonlat_to_pixel(geom.lon, geom.lat, height, width)
         centre = (int(u), int(min(v, height - 1)))
-        cv2.drawMarker(out, centre, (255, 255, 255), cv2.MARKER_CROSS, 6 + 6 * thick, thick + 2)
-        cv2.drawMarker(out, centre, colour, cv2.MARKER_CROSS, 6 + 6 * thick, thick)
+        cv2.drawMarker(out, centre, (255, 255, 255), cv2.MARKER_CROSS, marker, thick + 2)
+        cv2.drawMarker(out, centre, colour, cv2.MARKER_CROSS, marker, thick)
+        taken.append((centre[0] - marker // 2, centre[1] - marker // 2,
+                      centre[0] + marker // 2, centre[1] + marker // 2))
+        centres.append(centre)
+    if title:
+        text = f"{title}  (az: left +, el: up +, degrees)"
+        (_, th), _ = cv2.getTextSize(text, FONT, scale * 1.1, thick)
+        taken.append(_text(out, text, (6, th + 6), (255, 255, 255), scale=scale * 1.1,
+                           thick=thick))
+    for i, (geom, centre) in enumerate(zip(instances.geometry, centres, strict=True)):
         name = ""
         if class_names is not None and 1 <= instances.class_ids[i] <= len(class_names):
             name = f" {class_names[instances.class_ids[i] - 1]}"
         label = (f"{i + 1}{name} az {np.degrees(geom.azimuth):+.0f} "
                  f"el {np.degrees(geom.elevation):+.0f}")
-        _label(out, label, centre, colour, scale=scale, thick=thick, taken=taken)
-    if title:
-        _text(out, f"{title}  (az: left +, el: up +, degrees)", (6, int(22 * scale * 1.6)),
-              (255, 255, 255), scale=scale * 1.1, thick=thick)
+        _label(out, label, centre, colours[i], scale=scale, thick=thick, taken=taken)
     return out
 
 
@@ -104,48 +118,59 @@ def _draw_box(out: np.ndarray, box: tuple[int, int, int, int], colour, thick: in
 
 
 def _label(out: np.ndarray, text: str, anchor: tuple[int, int], colour, *, scale: float,
-           thick: int, taken: list[tuple[int, int, int, int]]) -> None:
-    """Text beside the centre marker, inside the image and clear of labels already drawn.
+           thick: int, taken: list[Box]) -> None:
+    """Text on a box of the instance's colour beside its centre marker, clear of others.
 
-    Tries right of the marker, then left, then steps down and up a line at a time; the
-    first box that overlaps no earlier label wins (else the plain right-hand spot).
+    Candidate spots: right of the marker, then left, then a line further down or up at a
+    time. The first spot that overlaps nothing wins; failing that, the one overlapping
+    least. A label pushed away from its marker gets a leader line.
     """
     height, width = out.shape[:2]
     (tw, th), base = cv2.getTextSize(text, FONT, scale, thick)
-    gap = 8 + 2 * thick
+    gap = 4 + thick
     line = th + base + 4
-    spots = []
-    for step in (0, 1, -1, 2, -2, 3, -3):
-        for x in (anchor[0] + gap, anchor[0] - gap - tw):
-            y = anchor[1] - 6 + step * line
-            spots.append((int(np.clip(x, 0, width - tw - 1)),
-                          int(np.clip(y, th + 2, height - base - 2))))
-    for x, y in spots:
-        box = (x - 2, y - th - 2, x + tw + 2, y + base + 1)
-        if not any(_overlap(box, other) for other in taken):
+    best, best_cost = None, None
+    for step in (0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5):
+        for x in (anchor[0] + gap + 6, anchor[0] - gap - 6 - tw):
+            org = (int(np.clip(x, 2, width - tw - 3)),
+                   int(np.clip(anchor[1] + th // 2 + step * line, th + 3, height - base - 3)))
+            box = (org[0] - 2, org[1] - th - 2, org[0] + tw + 2, org[1] + base + 1)
+            cost = sum(_overlap(box, other) for other in taken)
+            if best_cost is None or cost < best_cost:
+                best, best_cost = org, cost
+            if cost == 0:
+                break
+        if best_cost == 0:
             break
-    else:
-        x, y = spots[0]
-        box = (x - 2, y - th - 2, x + tw + 2, y + base + 1)
-    taken.append(box)
-    _text(out, text, (x, y), colour, scale=scale, thick=thick)
+    assert best is not None
+    if abs(best[1] - th // 2 - anchor[1]) > line // 2:
+        near_x = best[0] if best[0] > anchor[0] else best[0] + tw
+        cv2.line(out, anchor, (near_x, best[1] - th // 2), colour, 1, cv2.LINE_AA)
+    taken.append(_text(out, text, best, colour, scale=scale, thick=thick, fill=True))
 
 
-def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+def _overlap(a: Box, b: Box) -> int:
+    """Overlap area of two boxes (0 when disjoint)."""
+    return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
 def _text(out: np.ndarray, text: str, org: tuple[int, int], colour, *, scale: float,
-          thick: int) -> None:
-    """Text on a darkened backing box, legible on sky and ground alike."""
+          thick: int, fill: bool = False) -> Box:
+    """Text on a backing box (darkened, or filled with ``colour``); returns the box drawn."""
     (tw, th), base = cv2.getTextSize(text, FONT, scale, thick)
     x0, y0 = max(0, org[0] - 2), max(0, org[1] - th - 2)
     x1, y1 = min(out.shape[1], org[0] + tw + 2), min(out.shape[0], org[1] + base + 1)
-    out[y0:y1, x0:x1] = (out[y0:y1, x0:x1] * 0.35).astype(np.uint8)
+    if fill:
+        out[y0:y1, x0:x1] = colour
+        luma = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
+        colour = (0, 0, 0) if luma > 140 else (255, 255, 255)
+    else:
+        out[y0:y1, x0:x1] = (out[y0:y1, x0:x1] * 0.35).astype(np.uint8)
     cv2.putText(out, text, org, FONT, scale, colour, thick, cv2.LINE_AA)
+    return (x0, y0, x1, y1)
 
 
-def _grid(out: np.ndarray, scale: float) -> np.ndarray:
+def _grid(out: np.ndarray, scale: float, taken: list[Box]) -> np.ndarray:
     """Faint azimuth (every 45°) and elevation (every 30°) lines with azimuth labels."""
     height, width = out.shape[:2]
     grid = out.copy()
@@ -162,5 +187,6 @@ def _grid(out: np.ndarray, scale: float) -> np.ndarray:
         text = f"az {az:+d}" if az not in (0, 180) else f"az {az}"
         (tw, _), _ = cv2.getTextSize(text, FONT, scale * 0.8, 1)
         x = int(np.clip(u - tw / 2, 2, width - tw - 2))
-        _text(out, text, (x, height - 6), (230, 230, 230), scale=scale * 0.8, thick=1)
+        taken.append(_text(out, text, (x, height - 6), (230, 230, 230), scale=scale * 0.8,
+                           thick=1))
     return out
