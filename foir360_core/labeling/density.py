@@ -41,7 +41,7 @@ def density_score(
              else np.asarray(instances_or_masks, dtype=bool))
     if masks.ndim != 3:
         raise ValueError(f"masks must be (N, H, W), got shape {masks.shape}")
-    sizes = masks.reshape(masks.shape[0], -1).sum(axis=1).astype(np.float64)
+    sizes = masks.sum(axis=(1, 2), dtype=np.float64)
     masks = masks[sizes > 0]
     sizes = sizes[sizes > 0]
     n, _, width = masks.shape

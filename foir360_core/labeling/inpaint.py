@@ -128,14 +128,18 @@ def build_inpainter(name: str) -> Inpainter:
 
 
 def inpaint_cropped(
-    inpainter: Inpainter, image_rgb: np.ndarray, mask: np.ndarray, *, margin: float = 0.5,
-    min_margin_px: int = 16,
+    inpainter: Inpainter, image_rgb: np.ndarray, mask: np.ndarray, *,
+    exclude: np.ndarray | None = None, margin: float = 0.5, min_margin_px: int = 16,
 ) -> np.ndarray:
     """Inpaint only the mask's box grown by ``margin`` × its size (at least ``min_margin_px``).
 
     The inpainter sees enough surroundings to fill the hole, and the cost scales with the
-    hole instead of the view. An empty mask returns the image unchanged without a call.
+    hole instead of the view. ``exclude`` pixels (objects that must survive the erasure)
+    are hidden from the inpainter inside the box, so their colours do not bleed into the
+    fill, and are returned unchanged. An empty mask returns the image without a call.
     """
+    if exclude is not None:
+        mask = mask & ~exclude
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         return image_rgb
@@ -147,7 +151,8 @@ def inpaint_cropped(
     x0, x1 = max(cols[0] - pad_x, 0), min(cols[-1] + 1 + pad_x, w)
     crop = np.ascontiguousarray(image_rgb[y0:y1, x0:x1])
     crop_mask = mask[y0:y1, x0:x1]
-    filled = inpainter(crop, crop_mask)
+    hole = crop_mask if exclude is None else crop_mask | exclude[y0:y1, x0:x1]
+    filled = inpainter(crop, hole)
     out = image_rgb.copy()
     region = out[y0:y1, x0:x1]
     region[crop_mask] = filled[crop_mask]

@@ -14,8 +14,9 @@
    objects costs k − 1 saliency evaluations per model, and the fast form one inpainting call
    (none when k ≤ 2).
    Objects partly inside a view but below the visibility threshold are not ranked there and
-   stay as scenery (they are never erased); an erasure never paints over a still-unranked
-   object's own pixels.
+   stay as scenery (they are never erased). In the exact form the still-unranked objects are
+   hidden from the inpainter and kept as they are, so their colours never bleed into the
+   hole left by an erased object (the fast form's ``ViewNU`` has no objects to bleed).
 3. **LRC** — the local lists go to :func:`collector.collect` (Algorithm 1), with each
    object's solid angle as the tie-breaking prior. Each list carries the view's first-step
    scores, whose top-1/top-2 gap gives its Eq. 5 vote weight.
@@ -304,13 +305,12 @@ class PseudoLabeler:
         self, image: np.ndarray, mask: np.ndarray, counters: Counters,
         protect: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Dilate by ER, leave ``protect`` (still-unranked objects) alone, inpaint."""
+        """Dilate by ER and inpaint; ``protect`` (still-unranked objects) neither changes nor
+        feeds the fill."""
         if self._kernel is not None:
             mask = cv2.dilate(mask.astype(np.uint8), self._kernel).astype(bool)
-        if protect is not None:
-            mask &= ~protect
         counters.inpaint_calls += 1
-        return inpaint_cropped(self.inpainter, image, mask)
+        return inpaint_cropped(self.inpainter, image, mask, exclude=protect)
 
     def _erase_and_rank(
         self, target: int, view: np.ndarray, masks: np.ndarray, objects: list[int], *,
