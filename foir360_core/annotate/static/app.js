@@ -159,10 +159,24 @@ function render() {
     }
   }
   $("picture").getContext("2d").drawImage(s.image, 0, 0, width, height);
+  fitCanvases();
   document.body.dataset.surface = String(state.current);
   drawOverlay();
   drawLists();
   updateButtons();
+}
+
+function fitCanvases() {
+  // Scale the picture (up or down) to the stage width, but never taller than the window,
+  // so the whole picture is visible without scrolling; the overlay follows exactly.
+  const { width, height } = surface().meta;
+  const stage = $("stage").clientWidth;
+  const room = Math.max(200, window.innerHeight - $("canvas-wrap").getBoundingClientRect().top - 40);
+  const scale = Math.min(stage / width, room / height);
+  for (const canvas of [$("picture"), $("overlay")]) {
+    canvas.style.width = `${Math.floor(width * scale)}px`;
+    canvas.style.height = `${Math.floor(height * scale)}px`;
+  }
 }
 
 function drawOverlay() {
@@ -184,7 +198,11 @@ function drawOverlay() {
   ctx.font = `bold ${size}px sans-serif`;
   ctx.textAlign = "center";
   ctx.textBaseline = "middle";
-  s.order.forEach((k, place) => {
+  // Badges: the place in this picture's order, or in the merged order once merged.
+  const places = state.merged === null ? s.order : state.merged.filter((k) => s.meta.objects.includes(k));
+  const numbers = state.merged === null ? places.map((_, i) => i + 1)
+    : places.map((k) => state.merged.indexOf(k) + 1);
+  places.forEach((k, i) => {
     const point = s.meta.labels[String(k)];
     if (!point) return;
     ctx.fillStyle = "rgba(0, 0, 0, 0.75)";
@@ -192,7 +210,7 @@ function drawOverlay() {
     ctx.arc(point[0], point[1], size * 0.85, 0, 2 * Math.PI);
     ctx.fill();
     ctx.fillStyle = "#fff";
-    ctx.fillText(String(place + 1), point[0], point[1]);
+    ctx.fillText(String(numbers[i]), point[0], point[1]);
   });
 }
 
@@ -265,6 +283,7 @@ function objectAt(event) {
 
 function describe(k) {
   if (k < 0) return "Click the objects from most to least important.";
+  if (state.merged !== null) return `${objectName(k)}: #${state.merged.indexOf(k) + 1} in the merged order`;
   const place = rankOf(k);
   return place ? `${objectName(k)}: ranked #${place}` : `${objectName(k)}: click to rank #${surface().order.length + 1}`;
 }
@@ -358,6 +377,8 @@ async function merge() {
   $("ranking").hidden = true;
   $("merged").hidden = false;
   drawMerged();
+  drawOverlay();
+  $("hint").textContent = "Numbers now show the merged global order; hover a row to see the object.";
   say("Windows merged: check the global order, then confirm.", "ok");
   document.body.dataset.state = "merged";
 }
@@ -393,6 +414,7 @@ function move(place, step) {
   const other = place + step;
   [state.merged[place], state.merged[other]] = [state.merged[other], state.merged[place]];
   drawMerged();
+  drawOverlay();
 }
 
 function backToWindows() {
@@ -454,6 +476,7 @@ $("confirm").addEventListener("click", save);
 $("back").addEventListener("click", backToWindows);
 $("next-window").addEventListener("click", () => showSurface(state.current + 1));
 $("prev-window").addEventListener("click", () => showSurface(state.current - 1));
+window.addEventListener("resize", () => { if (state.pano) fitCanvases(); });
 document.addEventListener("keydown", (event) => {
   if (event.key === "u" || (event.key === "z" && (event.ctrlKey || event.metaKey))) undo();
 });
