@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from foir360_core.geometry import lonlat_to_vector
+from foir360_core.geometry import lonlat_grid, lonlat_to_vector
+from foir360_core.synth.rays import directions32
 from foir360_core.synth.shapes import row_matmul
 from foir360_core.synth.textures import sinusoid_noise
 
@@ -80,31 +81,37 @@ def sample_background(rng: np.random.Generator) -> Background:
     )
 
 
-def render_background(bg: Background, dirs: np.ndarray) -> np.ndarray:
-    """RGB float32 (H, W, 3) in [0, 1] of the world seen along ``dirs`` (H, W, 3).
+def render_background(bg: Background, height: int) -> np.ndarray:
+    """RGB float32 (H, 2H, 3) in [0, 1] of the world seen from the camera.
 
-    Runs over every pixel, so it works in float32 (colour needs no more) with the
-    per-pixel products written out rather than handed to BLAS.
+    It runs over every pixel, so it exploits the ERP grid: what a ray meets depends on its
+    row (ground below the latitude where the ground meets the walls, wall height reached
+    per row) and its column (which building), so the three regions are found with outer
+    comparisons instead of per-pixel ray tests, and colour is computed in float32.
     """
-    d = dirs.reshape(-1, 3).astype(np.float32, copy=False)
-    horiz = np.hypot(d[:, 0], d[:, 1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_wall = np.float32(bg.wall_radius) / horiz
-        t_ground = np.where(d[:, 2] < 0.0, np.float32(-bg.camera_height) / d[:, 2], np.inf)
-    azimuth = np.arctan2(d[:, 1], d[:, 0])
+    width = 2 * height
+    lon, lat = lonlat_grid(height, width)
+    dirs = directions32(height)
+    # Rows (top to bottom) whose rays reach the ground before the walls.
+    horizon_gap = np.arctan2(bg.camera_height, bg.wall_radius)
+    first_ground = int(np.searchsorted(-lat, horizon_gap, side="right"))
+    azimuth = -lon  # REP 103 azimuth of each column
     building = np.clip(np.searchsorted(bg.building_edges, azimuth) - 1, 0,
                        bg.building_heights.size - 1)
-    wall_z = t_wall * d[:, 2]
-    on_wall = (t_wall < t_ground) & (wall_z < bg.building_heights[building])
-    on_ground = (t_ground <= t_wall) & np.isfinite(t_ground)
-    sky = ~(on_wall | on_ground)
+    wall_z = bg.wall_radius * np.tan(lat[:first_ground])  # height of the wall hit, per row
+    on_wall = wall_z[:, None] < (bg.building_heights[building] - bg.camera_height)[None, :]
 
-    out = np.empty_like(d)
-    out[sky] = _sky(bg, d[sky])
-    out[on_ground] = _ground(bg, d[on_ground] * t_ground[on_ground, None])
-    out[on_wall] = _walls(bg, azimuth[on_wall], wall_z[on_wall] + np.float32(bg.camera_height),
-                          building[on_wall])
-    return out.reshape(dirs.shape)
+    out = np.empty((height, width, 3), dtype=np.float32)
+    upper = out[:first_ground]
+    upper[:] = _sky(bg, dirs[:first_ground].reshape(-1, 3)).reshape(upper.shape)
+    rows, cols = np.nonzero(on_wall)
+    upper[rows, cols] = _walls(bg, azimuth[cols].astype(np.float32),
+                               (wall_z[rows] + bg.camera_height).astype(np.float32),
+                               building[cols])
+    t_ground = (bg.camera_height / -np.sin(lat[first_ground:])).astype(np.float32)
+    points = dirs[first_ground:] * t_ground[:, None, None]
+    out[first_ground:] = _ground(bg, points.reshape(-1, 3)).reshape(points.shape)
+    return out
 
 
 def _mix(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:

@@ -11,13 +11,13 @@ disjoint by construction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
-from foir360_core.geometry import lonlat_grid, lonlat_to_vector, vector_to_lonlat
+from foir360_core.geometry import vector_to_lonlat
 from foir360_core.structures import PanoInstances
 from foir360_core.synth.background import Background, render_background, sample_background
+from foir360_core.synth.rays import ray_directions
 from foir360_core.synth.scene import sample_objects
 from foir360_core.synth.shapes import CATEGORIES, SHAPES, SceneObject, intersect
 from foir360_core.synth.textures import shade
@@ -47,23 +47,6 @@ class SynthPanorama:
     def categories(self) -> list[dict]:
         """COCO categories for :func:`foir360_core.io.write_dataset`."""
         return [dict(c) for c in CATEGORIES]
-
-
-@lru_cache(maxsize=3)
-def ray_directions(height: int) -> np.ndarray:
-    """Unit direction (H, 2H, 3) of the ray through each ERP pixel centre (cached, read-only)."""
-    lon, lat = lonlat_grid(height, 2 * height)
-    dirs = lonlat_to_vector(lon[None, :], lat[:, None])
-    dirs.setflags(write=False)
-    return dirs
-
-
-@lru_cache(maxsize=3)
-def directions32(height: int) -> np.ndarray:
-    """float32 copy of :func:`ray_directions` for the background, which needs no more."""
-    dirs = ray_directions(height).astype(np.float32)
-    dirs.setflags(write=False)
-    return dirs
 
 
 def cap_window(center: np.ndarray, radius: float, height: int) -> tuple[slice, np.ndarray]:
@@ -109,7 +92,7 @@ def render_scene(
     if height < MIN_HEIGHT:
         raise ValueError(f"height must be at least {MIN_HEIGHT} pixels, got {height}")
     dirs = ray_directions(height)
-    image = render_background(background, directions32(height))
+    image = render_background(background, height)
     depth = np.full((height, 2 * height), np.inf)
     owner = np.full((height, 2 * height), -1, dtype=np.int32)
     for index, obj in enumerate(objects):
