@@ -289,3 +289,37 @@ def test_server_reports_unrankable_panoramas_as_422(tmp_path: Path) -> None:
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_serves_until_interrupted_and_rejects_bad_arguments(root: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from foir360_core.cli.main import main
+
+    assert main(["annotate", str(root / "nowhere"), "--masks", str(root / "masks.json"),
+                 "--out", str(root / "r.json")]) == 2
+    assert main(["annotate", str(root / "images"), "--masks", str(root / "masks.json"),
+                 "--out", str(root / "r.json"), "--shard", "3/2"]) == 2
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "foir360_core", "annotate", str(root / "images"),
+         "--masks", str(root / "masks.json"), "--out", str(root / "r.json"),
+         "--annotator", "cli"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=Path(__file__).resolve().parents[2])
+    try:
+        lines = [proc.stdout.readline() for _ in range(2)]
+        url = lines[1].split()[1]
+        assert url.startswith("http://127.0.0.1:")
+        conn = http.client.HTTPConnection(url.removeprefix("http://").rstrip("/"), timeout=10)
+        conn.request("GET", "/api/session")
+        summary = json.loads(conn.getresponse().read())
+        assert summary["annotator"] == "cli" and summary["total"] == 3
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "stopped: 0 of 3 panoramas ranked" in out
