@@ -129,8 +129,19 @@ def apply_overrides(config: dict, overrides: list[str]) -> dict:
             node = node[part]
         if parts[-1] not in node:
             raise ConfigError(f"override {item!r}: unknown key {parts[-1]!r} (typo?)")
-        node[parts[-1]] = yaml.safe_load(raw)
+        node[parts[-1]] = _parse_value(raw)
     return config
+
+
+def _parse_value(raw: str) -> Any:
+    """YAML value, except that ``1e-3`` is a float (YAML 1.1 reads it as a string)."""
+    value = yaml.safe_load(raw)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def model_section(config: dict) -> dict:
