@@ -88,7 +88,13 @@ def render_scene(
     min_pixels: int | None = None,
     seed: int | None = None,
 ) -> SynthPanorama:
-    """Ray cast ``objects`` in front of ``background`` into an H × 2H panorama."""
+    """Ray cast ``objects`` in front of ``background`` into an H × 2H panorama.
+
+    The background is infinitely far for the depth test (the scene sampler keeps objects
+    above the ground and inside the walls). Objects with fewer than ``min_pixels`` visible
+    pixels (default :func:`default_min_pixels`; never fewer than 1) are drawn but left out
+    of the instances and listed in ``hidden``.
+    """
     if height < MIN_HEIGHT:
         raise ValueError(f"height must be at least {MIN_HEIGHT} pixels, got {height}")
     dirs = ray_directions(height)

@@ -116,6 +116,7 @@ def _place_floating(rng, bg, _others) -> SceneObject:
     obj = _make(rng, _angular_scale(rng, dist), upright=False)
     lat = np.radians(rng.uniform(-15.0, 55.0))
     obj.center = lonlat_to_vector(rng.uniform(-np.pi, np.pi), lat) * dist
+    obj.role = "floating"
     return obj
 
 

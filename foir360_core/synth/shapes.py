@@ -110,12 +110,13 @@ def intersect(obj: SceneObject, dirs: np.ndarray) -> Hit:
     rot = obj.rotation
     origin = -(obj.center @ rot)  # Rᵀ(−c)
     d_local = row_matmul(dirs, rot)  # rows: Rᵀ d
+    # Misses divide by zero and take square roots of negatives; they end up as t = inf.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t, n_local = _LOCAL[obj.kind](origin, d_local, obj.size)
-    t = np.where(np.isfinite(t) & (t > 0.0), t, np.inf)
-    local = origin + t[:, None] * d_local
-    normal = row_matmul(n_local, rot.T)
-    normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
+        t = np.where(np.isfinite(t) & (t > 0.0), t, np.inf)
+        local = origin + t[:, None] * d_local
+        normal = row_matmul(n_local, rot.T)
+        normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
     return Hit(t=t, local=local, normal=normal)
 
 

@@ -77,7 +77,8 @@ def test_intersection_matches_ray_marching(kind):
     assert (np.einsum("ij,ij->i", hit.normal[hits], dirs[hits]) < 0).all()  # faces the camera
 
 
-@pytest.mark.parametrize("lon_lat", [(0, 0), (179, 10), (-178, -20), (100, 60), (40, 84), (-100, -89)])
+@pytest.mark.parametrize(
+    "lon_lat", [(0, 0), (179, 10), (-178, -20), (100, 60), (40, 84), (-100, -89)])
 def test_cap_window_holds_every_hit_pixel(lon_lat):
     """Restricting rays to the bounding-cap window loses no pixel, across the seam and poles."""
     height = 96
