@@ -16,6 +16,7 @@ import gzip
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -61,21 +62,18 @@ class UnrankableError(RuntimeError):
 
 
 def parse_shard(text: str) -> tuple[int, int]:
-    """``"I/N"`` (1-based, 1 <= I <= N) → (I, N)."""
-    try:
-        index, count = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise ValueError(f"--shard must look like I/N, e.g. 1/3; got {text!r}") from None
-    if not 1 <= index <= count:
-        raise ValueError(f"--shard {text}: I must be between 1 and N (shards are numbered from 1)")
-    return index, count
+    """``"I/N"`` with 0 <= I < N (numbered from 0, as ``foir360 label --shard``) → (I, N)."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or not 0 <= int(match.group(1)) < int(match.group(2)):
+        raise ValueError(f"--shard must be I/N with 0 <= I < N (e.g. 0/3), got {text!r}")
+    return int(match.group(1)), int(match.group(2))
 
 
 def shard_records(records: list[ImageRecord], index: int, count: int) -> list[ImageRecord]:
-    """Every ``count``-th panorama by id, starting at the ``index``-th: shards are disjoint
-    and together cover the dataset, and each gets a mix of the whole collection."""
+    """Every ``count``-th panorama by id, from the ``index``-th (0-based): shards are disjoint,
+    together cover the dataset, and each gets a mix of the whole collection."""
     ordered = sorted(records, key=lambda r: r.id)
-    return ordered[index - 1 :: count]
+    return ordered[index::count]
 
 
 @dataclass(frozen=True)
@@ -86,7 +84,7 @@ class SessionConfig:
     out: Path
     images: Path | None = None
     annotator: str = "anonymous"
-    shard: tuple[int, int] = (1, 1)
+    shard: tuple[int, int] = (0, 1)
     dense_threshold: float = DEFAULT_DENSE_THRESHOLD
     density_width: int | None = DEFAULT_DENSITY_WIDTH
     windows: WindowOptions = field(default_factory=WindowOptions)

@@ -23,8 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ranks file to write (dataset format); an existing one is resumed")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free one)")
     parser.add_argument("--annotator", default="anonymous", help="name recorded with each ranking")
-    parser.add_argument("--shard", default="1/1",
-                        help="I/N: rank only every N-th panorama starting at the I-th")
+    parser.add_argument("--shard", default="0/1",
+                        help="I/N (0 <= I < N): rank only every N-th panorama from the I-th")
     parser.add_argument("--dense-threshold", type=float, default=10.0,
                         help="Eq. 6 density above which a scene is ranked in sub-windows")
     parser.add_argument("--density-width", type=int, default=2048,

@@ -162,14 +162,35 @@ def test_unrankable_panoramas_are_reported_and_the_session_goes_on(tmp_path: Pat
 
 def test_shards_are_disjoint_and_cover_everything() -> None:
     records = [ImageRecord(i, f"{i}.png", W, H) for i in (5, 1, 4, 2, 3, 7, 6)]
-    shards = [shard_records(records, i, 3) for i in (1, 2, 3)]
+    shards = [shard_records(records, i, 3) for i in (0, 1, 2)]
     ids = [r.id for shard in shards for r in shard]
     assert sorted(ids) == list(range(1, 8)) and len(ids) == 7
     assert [r.id for r in shards[0]] == [1, 4, 7]
-    assert parse_shard("2/3") == (2, 3)
-    for bad in ("0/3", "4/3", "x", "1-3"):
+    assert parse_shard("2/3") == (2, 3) and parse_shard(" 0 / 1 ") == (0, 1)
+    for bad in ("3/3", "4/3", "x", "1-3", "-1/3"):
         with pytest.raises(ValueError, match="shard"):
             parse_shard(bad)
+
+
+def test_two_annotators_on_shards_merge_into_one_file(root: Path) -> None:
+    from foir360_core.annotate import merge_annotations
+
+    files = []
+    for index in (0, 1):
+        config = SessionConfig(masks=root / "masks.json", out=root / f"shard{index}.json",
+                               images=root / "images", annotator=f"a{index}",
+                               shard=(index, 2), dense_threshold=1e9)
+        session = AnnotationSession(config)
+        for record in session.items:
+            n = len(session.open(record.id).instances)
+            session.save(record.id, {**sparse(session, record.id), "order": list(range(n))})
+        files.append(config.out)
+    assert [len(Dataset.load(f).images) for f in files] == [2, 1]
+    report = merge_annotations(files, root / "merged.json")
+    assert (report.images, report.shared, report.mean_tau) == (3, 0, None)
+    merged = Dataset.load(root / "merged.json")
+    assert [r.id for r in merged.images] == [1, 2, 3]
+    assert all(merged.has_ranks(r.id) for r in merged.images)
 
 
 def dense_session(root: Path) -> AnnotationSession:
