@@ -9,8 +9,10 @@ is part of the metric. Two schemes are provided.
     (rank 1 of n gets ``a = n``) and its gray is ``int((255.0 / n) * a)``, truncated exactly
     as QAGNet computes it in float64. Distinct ranks give distinct grays for any n ≤ 255
     (consecutive grays are ≥ 1 apart), so the map stays strictly ordered for 360Rank's ~43
-    objects per scene. The more important object is painted on top where masks overlap;
-    among equal ranks the earlier object wins. This is also the GT rank-map scheme of the
+    objects per scene. The float64 product is kept on purpose: for some n (25, 29, 50, …)
+    it gives 254.99999999999997, so the top object is 254, exactly as in QAGNet's maps.
+    The more important object is painted on top where masks overlap (equal ranks share a
+    gray, so their order does not matter). This is also the GT rank-map scheme of the
     ``foir360`` and ``irsr`` profiles (the FOIR-360 repository defines none for 360Rank).
 
 ``"assr"`` — ASSR's ``generate_saliency_map.py``.
@@ -71,8 +73,7 @@ def paint_order_and_grays(ranks: np.ndarray, scheme: str) -> tuple[np.ndarray, n
         return index, np.zeros(0, dtype=np.uint8)
     levels = levels_from_ranks(ranks)
     grays = ((255.0 / n) * levels).astype(np.int64)
-    # Least important first so the most important ends on top; on ties the earlier wins.
-    order = np.lexsort((-index, levels))
+    order = np.argsort(levels, kind="stable")  # least important first: the top one ends on top
     return order, grays[order].astype(np.uint8)
 
 
