@@ -293,7 +293,8 @@ class RankerNode(Node):
         report = self.stats.report(model=f"{info.name} {info.version}", backend=self.backend,
                                    silence_s=float(self.p["no_input_warning_s"]))
         self.diagnostics_pub.publish(diagnostic_array(
-            self.types, self.get_clock().now().to_msg(), name=f"{self.get_name()}: ranking",
+            self.types, self.get_clock().now().to_msg(),
+            name=f"{self.get_fully_qualified_name()}: ranking",
             hardware_id=self.backend, report=report))
 
     def destroy_node(self) -> None:

@@ -13,3 +13,15 @@ def tiny_model(tmp_path_factory):
     if ROS_MISSING:
         pytest.skip(ROS_MISSING)
     return tiny_checkpoint(tmp_path_factory.mktemp("model") / "tiny.safetensors")
+
+
+@pytest.fixture(scope="session")
+def node_model(tiny_model):
+    """The shipped default model when present (trained: objects get local masks), else the
+    tiny untrained one (its masks cover the whole panorama)."""
+    from foir360_core.models import default_model_path
+
+    try:
+        return default_model_path()
+    except FileNotFoundError:
+        return tiny_model
