@@ -1,0 +1,89 @@
+"""``foir360 eval`` end to end on tiny dataset files written to tmp."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from foir360_core.cli.main import main
+from foir360_core.io import ImageRecord, write_dataset
+from foir360_core.structures import PanoInstances
+
+H, W = 8, 16
+
+
+def masks() -> np.ndarray:
+    out = np.zeros((3, H, W), dtype=bool)
+    out[0, 0:2, 0:4] = out[1, 3:5, 3:9] = out[2, 6:8, 10:16] = True
+    return out
+
+
+def gt_file(path: Path) -> Path:
+    gt = PanoInstances(masks(), ranks=[1, 2, 3])
+    return write_dataset(path, [(ImageRecord(i + 1, f"{name}.png", W, H), gt)
+                                for i, name in enumerate("abc")])
+
+
+def read_rows(path: Path) -> dict[str, dict[str, str]]:
+    with path.open(encoding="utf-8") as handle:
+        return {row["image"]: row for row in csv.DictReader(handle)}
+
+
+def test_eval_all_profiles_joins_by_file_name(tmp_path, capsys):
+    gt_path = gt_file(tmp_path / "gt.json")
+    perfect = PanoInstances(masks(), scores=[0.9, 0.5, 0.1])
+    reversed_ = PanoInstances(masks(), ranks=[3, 2, 1])
+    # different ids and list order than the GT; "b" has no prediction at all
+    pred_path = write_dataset(tmp_path / "pred.json", [
+        (ImageRecord(40, "c.png", W, H), reversed_), (ImageRecord(7, "a.png", W, H), perfect)])
+    out = tmp_path / "out"
+    rc = main(["eval", "--gt", str(gt_path), "--pred", str(pred_path), "--profile", "all",
+               "--out", str(out), "--no-progress"])
+    captured = capsys.readouterr()
+    assert rc == 0
+    header = captured.out.splitlines()[0].split()
+    assert header == ["metric", "foir360", "assr", "irsr", "seqrank"]
+    assert "b.png: no prediction; scored as an empty prediction" in captured.err
+    rows = read_rows(out / "per_image_foir360.csv")
+    assert float(rows["a.png"]["rho"]) == pytest.approx(1.0)
+    assert float(rows["c.png"]["rho"]) == pytest.approx(-1.0)
+    assert rows["b.png"]["rho"] == "" and rows["b.png"]["n_pred"] == "0"
+    assert set(read_rows(out / "per_image_seqrank.csv")) == {"a.png", "b.png", "c.png"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["foir360"]["summary"]["images_used"] == 2
+    assert summary["foir360"]["summary"]["sor"] == pytest.approx(0.5)
+    assert summary["foir360"]["profile"]["coverage"] == 0.98
+    assert (out / "sor_plots.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eval_rejects_a_predicted_image_missing_from_gt(tmp_path, capsys):
+    gt_path = gt_file(tmp_path / "gt.json")
+    pred = PanoInstances(masks(), scores=[0.9, 0.5, 0.1])
+    pred_path = write_dataset(tmp_path / "pred.json",
+                              [(ImageRecord(99, "zzz.png", W, H), pred)])
+    rc = main(["eval", "--gt", str(gt_path), "--pred", str(pred_path), "--no-progress"])
+    assert rc == 2
+    assert "prediction image 99 (zzz.png) is not in the GT" in capsys.readouterr().err
+
+
+def test_eval_falls_back_to_id_and_honours_threshold_overrides(tmp_path, capsys):
+    gt_path = gt_file(tmp_path / "gt.json")
+    pred = PanoInstances(masks(), scores=[0.9, 0.5, 0.1])
+    pred_path = write_dataset(tmp_path / "pred.json",
+                              [(ImageRecord(2, "renamed.png", W, H), pred)])
+    rc = main(["eval", "--gt", str(gt_path), "--pred", str(pred_path), "--profile", "assr",
+               "--coverage", "0.7", "--iou", "0.3", "--no-progress"])
+    captured = capsys.readouterr()
+    assert rc == 0
+    assert "joined by id to GT image 2 (b.png)" in captured.err
+    assert "assr: coverage 0.7, IoU 0.3" in captured.out
+
+
+def test_eval_reports_a_missing_file(tmp_path, capsys):
+    rc = main(["eval", "--gt", str(tmp_path / "nope.json"), "--pred", str(tmp_path / "p.json")])
+    assert rc == 2
+    assert "dataset file not found" in capsys.readouterr().err
