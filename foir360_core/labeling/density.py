@@ -44,10 +44,19 @@ def density_score(
     sizes = masks.sum(axis=(1, 2), dtype=np.float64)
     masks = masks[sizes > 0]
     sizes = sizes[sizes > 0]
-    n, _, width = masks.shape
+    centres = spherical_centroid(masks).reshape(-1, 3) if masks.shape[0] else np.zeros((0, 3))
+    return density_from_geometry(centres, sizes, masks.shape[2], reference_width=reference_width,
+                                 m=m)
+
+
+def density_from_geometry(
+    centres: np.ndarray, sizes: np.ndarray, width: int, *, reference_width: int | None = None,
+    m: float = DENSITY_M,
+) -> float:
+    """Eq. 6 from unit centre vectors (n, 3) and pixel sizes (n,) of non-empty masks."""
+    n = sizes.size
     if n == 0:
         return 0.0
-    centres = spherical_centroid(masks).reshape(n, 3)
     angles = np.arccos(np.clip(centres @ centres.T, -1.0, 1.0))
     distances = angles * width / (2.0 * np.pi)
     cen_dis = distances.sum(axis=1) / (n - 1) if n > 1 else np.zeros(1)

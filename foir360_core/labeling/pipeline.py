@@ -37,7 +37,7 @@ import numpy as np
 from foir360_core.geometry import ViewGeometry, erp_to_view, fov_to_contain, lonlat_to_vector
 from foir360_core.geometry.erp import solid_angle_weights
 from foir360_core.labeling.collector import LocalRanking, collect
-from foir360_core.labeling.density import density_score, is_dense
+from foir360_core.labeling.density import density_from_geometry, is_dense
 from foir360_core.labeling.inpaint import Inpainter, inpaint_cropped
 from foir360_core.labeling.saliency import SaliencyModel
 from foir360_core.labeling.scoring import REDUCTIONS, fuse_and_score, minmax
@@ -248,20 +248,24 @@ class PseudoLabeler:
                                 f"{image.shape[1]}x{image.shape[0]}; masks must be at image size")
         if n == 0:
             raise LabelingError("the panorama has no objects to rank")
-        density = density_score(masks)
+        geometry = instances.geometry
+        nonempty = [g for g in geometry if g.area_px > 0]
+        density = density_from_geometry(np.array([g.direction for g in nonempty]).reshape(-1, 3),
+                                        np.array([g.area_px for g in nonempty], dtype=float),
+                                        masks.shape[2])
         if n == 1:
             return LabelResult(np.ones(1, dtype=np.int64), np.ones(1), [], density,
                                seconds=time.perf_counter() - start)
         counters = Counters()
         pano = _PanoramaViews(image, masks)
         views = []
-        for target, geom_info in enumerate(instances.geometry):
+        for target, geom_info in enumerate(geometry):
             if geom_info.area_px == 0:
                 continue
             record = self._view(pano, target, geom_info.lon, geom_info.lat,
                                 counters=counters, debug=debug)
             views.append(record)
-        prior = np.array([g.solid_angle for g in instances.geometry])
+        prior = np.array([g.solid_angle for g in geometry])
         result = collect([v.ranking for v in views], n, prior=prior, decay=self.config.decay,
                          min_margin=self.config.min_margin)
         self.counters.add(counters)

@@ -16,6 +16,7 @@ from foir360_core.labeling import (
     LabelingError,
     OpenCVInpainter,
     PseudoLabeler,
+    density_score,
 )
 from foir360_core.structures import PanoInstances
 
@@ -157,6 +158,7 @@ def test_deterministic_and_bad_input(scene):
     image, instances, _ = scene
     a = labeler().label(image, instances)
     b = labeler().label(image, instances)
+    assert a.density == pytest.approx(density_score(instances))
     np.testing.assert_array_equal(a.ranks, b.ranks)
     assert a.extra()["local_rankings"] == b.extra()["local_rankings"]
     with pytest.raises(LabelingError, match="no objects"):
