@@ -207,7 +207,8 @@ class _Worker:
             log.debug("image %s failed", image_id, exc_info=True)
             return {"image_id": image_id, "status": "failed",
                     "message": f"unexpected {type(err).__name__}: {err}"}
-        entry = {"image_id": image_id, "status": "ok", "ranks": result.ranks.tolist(),
+        entry = {"image_id": image_id, "status": "ok", "n_objects": len(instances),
+                 "ranks": result.ranks.tolist(),
                  "scores": [round(float(s), 6) for s in result.scores], "extra": result.extra()}
         if len(instances) == 1:
             entry["message"] = "only one object: ranked 1 without saliency"
@@ -265,7 +266,7 @@ def run_labeling(options: RunOptions) -> RunSummary:
     labeler = build_labeler(options)
     digest = options.config.digest(labeler.model_names)
     store = ProgressStore(options.out, options.shard, digest)
-    finished = store.finished()
+    finished = _still_valid(store.finished(), dataset)
     mine = shard_ids(dataset, options.shard)
     summary = RunSummary()
     summary.already_done = sum(1 for i in mine if i in finished)
@@ -289,6 +290,22 @@ def run_labeling(options: RunOptions) -> RunSummary:
                                   {i: e for i, e in finished.items() if i in ids}, options,
                                   digest)
     return summary
+
+
+def _still_valid(finished: dict[int, dict], dataset: Dataset) -> dict[int, dict]:
+    """Drop finished entries whose panorama changed in the masks file (they are redone)."""
+    valid = {}
+    for image_id, entry in finished.items():
+        try:
+            count = len(dataset.annotations(image_id)) if dataset.record(image_id) else 0
+        except DatasetError:
+            continue  # no longer in the masks file
+        if entry.get("n_objects") == count:
+            valid[image_id] = entry
+        else:
+            log.warning("image %s: the masks file now has %d objects, the progress file %s; "
+                        "labeling it again", image_id, count, entry.get("n_objects"))
+    return valid
 
 
 def _account(entry: dict, dataset: Dataset, summary: RunSummary) -> None:

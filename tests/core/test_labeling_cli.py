@@ -112,3 +112,17 @@ def test_bad_panoramas_are_reported_and_the_rest_is_labeled(synth, tmp_path, cap
     assert "is empty" in caplog.text
     empty.write_text(json.dumps({"images": [], "annotations": []}))
     assert main(["label", str(empty), "--out", str(tmp_path / "x.json"), *FAST]) == 2
+
+
+def test_a_changed_panorama_is_labeled_again_on_resume(synth, tmp_path):
+    data = json.loads(synth.read_text())
+    masks = synth.parent / "changed.json"
+    masks.write_text(json.dumps(data))
+    out = tmp_path / "labels.json"
+    assert run_labeling(options(masks, out)).labeled == 3
+    first = [a for a in data["annotations"] if a["image_id"] == 1]
+    data["annotations"] = [a for a in data["annotations"] if a["id"] != first[-1]["id"]]
+    masks.write_text(json.dumps(data))
+    summary = run_labeling(options(masks, out))
+    assert summary.labeled == 1 and summary.already_done == 2
+    assert sorted(ranks_of(out)[1]) == list(range(1, len(first)))
