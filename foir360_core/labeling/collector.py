@@ -46,8 +46,10 @@ DEFAULT_DECAY = 0.5
 class LocalRanking:
     """One local order: ``objects`` most → least important (global object indices).
 
-    ``scores`` are the matching importance scores (higher = more important), used for the
-    Eq. 5 vote weight; ``weight`` scales every vote of the list.
+    ``scores`` (aligned with ``objects``, higher = more important) must come from one common
+    evaluation — the pipeline passes each object's score on the view's first saliency map —
+    since only their top-1/top-2 gap is used, for the Eq. 5 vote weight. ``weight`` scales
+    every vote of the list (an annotation tool passes 1.0 and no scores).
     """
 
     objects: Sequence[int]
