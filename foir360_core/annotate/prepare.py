@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -23,9 +24,7 @@ from foir360_core.geometry import (
     ViewGeometry,
     erp_to_view,
     fov_to_contain,
-    solid_angle_weights,
     vector_to_lonlat,
-    view_to_erp,
     yaw_roll,
 )
 from foir360_core.geometry.views import MAX_FOV_DEG
@@ -182,20 +181,35 @@ def _fit_width(image: np.ndarray, index: np.ndarray, max_width: int):
     return small, small_index
 
 
-def _visible_fraction(masks: np.ndarray, covered: np.ndarray) -> np.ndarray:
-    """Solid-angle fraction of each mask lying in the covered region of the sphere."""
-    weights = solid_angle_weights(*masks.shape[1:])[:, 0]
-    total = masks.sum(axis=2) @ weights
-    inside = (masks & covered[None]).sum(axis=2) @ weights
+@lru_cache(maxsize=64)
+def _view_solid_angles(geom: ViewGeometry) -> np.ndarray:
+    """Solid angle (sr) of each view pixel, flattened: ``f⁻² / (1 + x² + y²)^1.5`` for a
+    pinhole at image-plane position (x, y) in focal units."""
+    f = geom.focal_px
+    x = (np.arange(geom.width) + 0.5 - geom.width / 2.0) / f
+    y = (np.arange(geom.height) + 0.5 - geom.height / 2.0) / f
+    r2 = x[None, :] ** 2 + y[:, None] ** 2
+    weights = ((1.0 / f**2) / (1.0 + r2) ** 1.5).astype(np.float32).ravel()
+    weights.setflags(write=False)
+    return weights
+
+
+def visible_fraction(instances: PanoInstances, geom: ViewGeometry) -> np.ndarray:
+    """Fraction of each object's solid angle that a view shows, (N,).
+
+    The masks are sampled into the (small) view and weighted by each view pixel's solid
+    angle, then compared with the object's whole solid angle: one remap per view instead
+    of a pass over the full-size panorama.
+    """
+    view = erp_to_view(instances.masks, geom, masks=True)
+    inside = view.reshape(view.shape[0], -1).astype(np.float32) @ _view_solid_angles(geom)
+    total = np.array([g.solid_angle for g in instances.geometry])
     return np.where(total > 0, inside / np.maximum(total, 1e-300), 0.0)
 
 
-def _window_members(masks: np.ndarray, geom: ViewGeometry, min_visible: float) -> list[int]:
-    """Objects that lie at least ``min_visible`` inside a view."""
-    _, covered = view_to_erp(
-        np.zeros((geom.height, geom.width), np.uint8), geom, masks.shape[1:]
-    )
-    fraction = _visible_fraction(masks, covered)
+def _window_members(instances: PanoInstances, geom: ViewGeometry, min_visible: float) -> list[int]:
+    """Objects with at least ``min_visible`` of their solid angle inside a view."""
+    fraction = visible_fraction(instances, geom)
     return [int(k) for k in np.flatnonzero(fraction >= min_visible - 1e-9)]
 
 
@@ -245,13 +259,12 @@ def plan_windows(
     part in it even when one is too large to fit whole. Objects near a pole or far from
     every ring window are reached the same way.
     """
-    masks = instances.masks
     n = len(instances)
     windows: list[tuple[ViewGeometry, list[int]]] = []
     for i in range(options.count):
         lon = math.remainder(2.0 * math.pi * i / options.count, 2.0 * math.pi)
         geom = ViewGeometry(lon, 0.0, options.fov_deg, options.width, options.height)
-        members = _window_members(masks, geom, options.min_visible)
+        members = _window_members(instances, geom, options.min_visible)
         if len(members) >= 2:
             windows.append((geom, members))
     if n >= 2:
@@ -267,7 +280,7 @@ def plan_windows(
             a, b = np.unravel_index(int(np.argmin(sub)), sub.shape)
             i, j = int(group[a]), int(outside[b])
             geom = _bridge_window(instances, i, j, options)
-            members = sorted(set(_window_members(masks, geom, options.min_visible)) | {i, j})
+            members = sorted(set(_window_members(instances, geom, options.min_visible)) | {i, j})
             windows.append((geom, members))
     seen = {k for _, members in windows for k in members}
     return windows, tuple(k for k in range(n) if k not in seen)

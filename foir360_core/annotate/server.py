@@ -203,10 +203,10 @@ class AnnotateHandler(BaseHTTPRequestHandler):
         session = self.server.session
         if action == "merge":
             self._json(HTTPStatus.OK, {"order": session.merge(image_id, body.get("windows"))})
-        elif action == "save":
-            self._json(HTTPStatus.OK, session.save(image_id, body))
         else:
-            self._json(HTTPStatus.OK, session.skip(image_id, body))
+            result = (session.save if action == "save" else session.skip)(image_id, body)
+            session.prefetch(result["next"])
+            self._json(HTTPStatus.OK, result)
 
 
 class AnnotateServer(ThreadingHTTPServer):

@@ -12,6 +12,7 @@ version it was opened at, otherwise it is refused (HTTP 409) and nothing is writ
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
@@ -268,6 +269,19 @@ class AnnotationSession:
             while len(self._cache) > PREPARED_CACHE:
                 self._cache.popitem(last=False)
             return opened
+
+    def prefetch(self, image_id: int | None) -> None:
+        """Prepare a panorama in the background (the next one, while the annotator saves),
+        so the page does not wait for the sub-windows of a large dense panorama."""
+        if image_id is None:
+            return
+
+        def work() -> None:
+            # A panorama that cannot be ranked is recorded by open(); the page asks later.
+            with contextlib.suppress(UnrankableError):
+                self.open(image_id)
+
+        threading.Thread(target=work, name=f"prefetch-{image_id}", daemon=True).start()
 
     def _load(self, image_id: int) -> _Opened:
         record = self.dataset.record(image_id)

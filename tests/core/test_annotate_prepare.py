@@ -15,8 +15,9 @@ from foir360_core.annotate.prepare import (
     label_points,
     plan_windows,
     prepare_panorama,
+    visible_fraction,
 )
-from foir360_core.geometry import lonlat_to_pixel
+from foir360_core.geometry import ViewGeometry, lonlat_to_pixel, solid_angle_weights, view_to_erp
 from foir360_core.structures import PanoInstances
 
 H, W = 64, 128
@@ -162,3 +163,22 @@ def test_dense_surfaces_show_only_their_members() -> None:
         assert shown <= {k + 1 for k in surface.objects}
         assert surface.image.shape == (48, 64, 3)
         assert set(surface.label_points) <= set(surface.objects)
+
+
+def test_visible_fraction_matches_the_covered_part_of_the_sphere() -> None:
+    """The view-space estimate (view pixels weighted by their solid angle) agrees with the
+    exact one (ERP pixels inside the view's footprint, weighted by theirs)."""
+    height, width = 256, 512
+    masks = np.stack([box(110, 230, 30, 50, height=height, width=width),   # whole in view
+                      box(100, 300, 40, 80, height=height, width=width),   # cut by the edge
+                      box(60, 240, 30, 40, height=height, width=width),    # high, partly out
+                      box(120, 10, 20, 20, height=height, width=width)])   # behind
+    instances = PanoInstances(masks)
+    geom = ViewGeometry(math.radians(10.0), 0.0, 90.0, 640, 480)
+    _, covered = view_to_erp(np.zeros((480, 640), np.uint8), geom, (height, width))
+    weights = solid_angle_weights(height, width)[:, 0]
+    exact = (masks & covered).sum(axis=2) @ weights / (masks.sum(axis=2) @ weights)
+    estimate = visible_fraction(instances, geom)
+    assert exact[0] == pytest.approx(1.0) and exact[3] == 0.0
+    assert 0.1 < exact[1] < 0.9 and 0.1 < exact[2] < 0.9
+    np.testing.assert_allclose(estimate, exact, atol=0.03)
