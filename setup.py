@@ -38,7 +38,10 @@ setup(
     packages=find_packages(
         include=["foir360_core", "foir360_core.*", "foir360_ros", "foir360_ros.*"]
     ),
-    package_data={"foir360_core": ["assets/*", "assets/**/*"], "foir360_ros": ["msg/*.msg"]},
+    package_data={
+        "foir360_core": ["assets/*", "assets/**/*", "annotate/static/*"],
+        "foir360_ros": ["msg/*.msg", "vision_msgs/*.msg"],
+    },
     install_requires=[
         "numpy>=1.26",
         "scipy>=1.11",

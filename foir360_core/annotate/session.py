@@ -36,7 +36,7 @@ from foir360_core.annotate.prepare import (
 )
 from foir360_core.geometry import ErpShapeError, check_erp_shape
 from foir360_core.io import Dataset, DatasetError, ImageRecord, read_image
-from foir360_core.io.dataset import FORMAT_VERSION, annotations_for, atomic_write_text
+from foir360_core.io.dataset import annotations_for, write_dataset_json
 from foir360_core.labeling.collector import LocalRanking, collect_local_ranks
 from foir360_core.structures import PanoInstances
 
@@ -176,9 +176,8 @@ class AnnotationSession:
         """Rewrite the output atomically from the per-panorama annotation lists.
 
         ``write_dataset`` would re-encode every saved mask on each save (about half a
-        second per 2048x1024 panorama), so the annotation dicts it makes are computed once
-        per panorama with ``annotations_for`` and only renumbered here; the layout is the
-        one ``write_dataset`` writes, and ``Dataset.load`` reads the result back in tests.
+        second per 2048x1024 panorama), so the annotation dicts are computed once per
+        panorama with ``annotations_for`` and only renumbered here.
         """
         entries = [self._saved[r.id] for r in self.items if r.id in self._saved]
         images, annotations = [], []
@@ -188,8 +187,6 @@ class AnnotationSession:
                 annotations.append({**ann, "id": len(annotations) + 1})
         shard_i, shard_n = self.config.shard
         info = {
-            "foir360_format": FORMAT_VERSION,
-            "rank_convention": "1 = most important",
             "annotate": {
                 "tool": "foir360 annotate",
                 "annotator": self.config.annotator,
@@ -201,9 +198,8 @@ class AnnotationSession:
                             if s == SKIPPED},
             },
         }
-        data = {"info": info, "licenses": [], "categories": self.dataset.categories,
-                "images": images, "annotations": annotations}
-        atomic_write_text(self.config.out, json.dumps(data, separators=(",", ":")))
+        write_dataset_json(self.config.out, images, annotations,
+                           categories=self.dataset.categories, info=info)
 
     # ----------------------------------------------------------------- queries
 

@@ -6,6 +6,7 @@ from foir360_core.io.dataset import (
     DatasetError,
     ImageRecord,
     write_dataset,
+    write_dataset_json,
 )
 from foir360_core.io.images import read_image, write_image
 
@@ -16,5 +17,6 @@ __all__ = [
     "ImageRecord",
     "read_image",
     "write_dataset",
+    "write_dataset_json",
     "write_image",
 ]

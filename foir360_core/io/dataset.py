@@ -211,8 +211,7 @@ def write_dataset(
     categories: list[dict] | None = None,
     info: dict | None = None,
 ) -> Path:
-    """Write a dataset JSON atomically (a crash never leaves a half-written file)."""
-    path = Path(path)
+    """Encode instances and write a dataset JSON atomically."""
     images, annotations = [], []
     for record, instances in entries:
         if instances.image_size != (record.height, record.width):
@@ -222,6 +221,23 @@ def write_dataset(
             )
         images.append(record.to_json())
         annotations.extend(annotations_for(record, instances, len(annotations) + 1))
+    return write_dataset_json(path, images, annotations, categories=categories, info=info)
+
+
+def write_dataset_json(
+    path: str | Path,
+    images: list[dict],
+    annotations: list[dict],
+    *,
+    categories: list[dict] | None = None,
+    info: dict | None = None,
+) -> Path:
+    """Write already-encoded image and annotation dicts in the dataset layout, atomically.
+
+    For writers that keep encoded annotations between saves (the annotation tool), so
+    masks are not re-encoded on every write; a crash never leaves a half-written file.
+    """
+    path = Path(path)
     data = {
         "info": {"foir360_format": FORMAT_VERSION, "rank_convention": "1 = most important",
                  **(info or {})},
