@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import logging
+    import os
 
     from foir360_core.io import DatasetError
     from foir360_core.models.checkpoint import CheckpointError
@@ -52,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, DatasetError, CheckpointError) as exc:
         log.error("%s", exc)
         return 2
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun only the first process reports
     best = result.best_model or result.last_model
     print(
         f"trained {result.epochs_done} epochs ({result.steps} steps) in {result.minutes:.1f} min"
