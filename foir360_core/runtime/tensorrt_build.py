@@ -12,8 +12,14 @@ in the ONNX (ModelOpt AutoCast for FP16, Q/DQ nodes for INT8). ``build_serialize
 
 Builds take minutes on embedded GPUs, so a heartbeat logs "still building" at a fixed
 interval and, where TensorRT offers ``IProgressMonitor`` (10.0+), phase progress is logged
-too (throttled). None of this could be run in this project's CI (no GPU there); the API
-calls follow the TensorRT 10.x Python reference and the 10.x -> 11.x migration guide.
+too (throttled).
+
+Versions checked: none by execution. This project's machines have no GPU and the TensorRT
+wheels are too large to carry to the lent GPU machine, so this module and the TensorRT
+backend have only run here as far as their "TensorRT is missing" paths. The calls follow the
+TensorRT 10.x Python API reference (name-based I/O tensors, ``execute_async_v3``,
+``build_serialized_network``, ``IProgressMonitor``) and NVIDIA's 10.x -> 11.x migration
+guide (precision flags removed, ``STRONGLY_TYPED`` always on and deprecated as a flag).
 """
 
 from __future__ import annotations
