@@ -78,20 +78,19 @@ class ReplayAccumulator:
         self.errors += 1
 
     def metrics(self) -> dict | None:
-        """Every metrics profile over the frames that have ground truth."""
+        """Every metrics profile over the frames that have ground truth, in one pass."""
         if self.gt is None:
             return None
-        from foir360_core.metrics import evaluate
-        from foir360_core.metrics.profiles import PROFILES
+        from foir360_core.metrics import ALL_PROFILES, evaluate_many
 
         dataset = self.gt.dataset
-        results = {}
-        for profile in PROFILES:
-            samples = ((dataset.instances(i), msg_to_instances(m)) for i, m in self.gt_pairs)
-            results[profile] = evaluate(samples, profile=profile).summary
+        samples = ((dataset.record(i).file_name, dataset.instances(i), msg_to_instances(m))
+                   for i, m in self.gt_pairs)
+        reports = evaluate_many(samples, ALL_PROFILES)
         return {"frames_with_gt": len(self.gt_pairs),
                 "gt_frames_unmatched": len(self.gt.by_stamp) - len(self.gt_pairs),
-                "profiles": results}
+                "profiles": {name: report.summary for name, report in reports.items()},
+                "problems": sorted({p for r in reports.values() for p in r.problems})}
 
 
 @dataclass
