@@ -60,8 +60,10 @@ class EvaluationReport:
 class _Image:
     """One GT/prediction pair with the quantities several profiles share, computed once."""
 
-    def __init__(self, name: str, gt: PanoInstances, pred: PanoInstances | None) -> None:
+    def __init__(self, name: str, gt: PanoInstances, pred: PanoInstances | None,
+                 need_weights: bool) -> None:
         self.name = name
+        self.need_weights = need_weights
         self.gt = MaskSet.build(gt.masks)
         self.gt_ranks = np.asarray(gt.ranks, dtype=np.int64)
         if pred is None or not len(pred):
@@ -97,9 +99,11 @@ class _Image:
         return self.cached(("pred_map", scheme),
                            lambda: paint_masks(self.pred, self.pred_ranks, scheme))
 
-    def histograms(self, scheme: str, weighted: bool) -> np.ndarray:
-        return self.cached(("hist", scheme, weighted), lambda: value_histograms(
-            self.gt, self.pred_map(scheme), self.row_weights if weighted else None))
+    def histograms(self, scheme: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """(N, 256) gray counts of the GT masks on this scheme's prediction map, and the
+        solid-angle-weighted sums when any profile reports the sphere-weighted extras."""
+        return self.cached(("hist", scheme), lambda: value_histograms(
+            self.gt, self.pred_map(scheme), self.row_weights if self.need_weights else None))
 
     def salient(self, top_k: int | None) -> np.ndarray:
         """Indices of the GT objects a profile treats as salient (annotation order kept)."""
@@ -112,15 +116,28 @@ class _Image:
         return self.cached(("gt_map", scheme, top_k), lambda: paint_masks(
             self.gt.subset(sel), self.gt_ranks[sel], scheme))
 
+    def map_errors(self, scheme: str, top_k: int | None, extras: bool) -> dict[str, float]:
+        """Rank-map MAE and adaptive MAE (and their sphere-weighted extras); profiles that
+        paint the same maps (``foir360`` and ``irsr``) share them."""
+        def compute() -> dict[str, float]:
+            gt_map, pred_map = self.gt_map(scheme, top_k), self.pred_map(scheme)
+            errors = {"mae": rank_map_mae(gt_map, pred_map),
+                      "adaptive_mae": adaptive_mae(gt_map, pred_map)}
+            if extras:
+                errors["mae_sphere"] = rank_map_mae(gt_map, pred_map,
+                                                    row_weights=self.row_weights)
+                errors["adaptive_mae_sphere"] = adaptive_mae(gt_map, pred_map,
+                                                             row_weights=self.row_weights)
+            return errors
+        return self.cached(("map_errors", scheme, top_k, extras), compute)
+
 
 def _assr_family_row(image: _Image, profile: Profile) -> Row:
     sel = image.salient(profile.gt_top_k)
     ranks = image.gt_ranks[sel]
-    pred_map = image.pred_map(profile.scheme)
-    gt_map = image.gt_map(profile.scheme, profile.gt_top_k)
-
-    pred_vals = predicted_values(image.histograms(profile.scheme, False)[sel],
-                                 image.gt.areas[sel], profile.coverage)
+    errors = image.map_errors(profile.scheme, profile.gt_top_k, profile.extras)
+    counts, sums = image.histograms(profile.scheme)
+    pred_vals = predicted_values(counts[sel], image.gt.areas[sel], profile.coverage)
     pairs = sor_pairs(gt_values(ranks), pred_vals)
     rho = spearman_rule(pairs)
     iou = float32_iou(image.inter[sel], image.gt.areas[sel], image.pred.areas)
@@ -130,8 +147,8 @@ def _assr_family_row(image: _Image, profile: Profile) -> Row:
         "rho": rho,
         "sor": None if rho is None else (rho + 1.0) / 2.0,
         "sa_sor": sa_sor_from_iou(iou, ranks, image.pred_scores, profile.iou),
-        "mae": rank_map_mae(gt_map, pred_map),
-        "adaptive_mae": adaptive_mae(gt_map, pred_map),
+        "mae": errors["mae"],
+        "adaptive_mae": errors["adaptive_mae"],
     }
     if profile.irsr_mae:
         row["mae_irsr"] = irsr_mae_sets(image.gt.subset(sel), ranks, image.pred,
@@ -139,15 +156,13 @@ def _assr_family_row(image: _Image, profile: Profile) -> Row:
     if profile.extras:
         row["kendall_tau"] = kendall_rule(pairs)
         inter_w, gt_area_w, pred_area_w = image.weighted()
-        pred_vals_w = predicted_values(image.histograms(profile.scheme, True)[sel],
-                                       gt_area_w[sel], profile.coverage)
+        pred_vals_w = predicted_values(sums[sel], gt_area_w[sel], profile.coverage)
         row["rho_sphere"] = spearman_rule(sor_pairs(gt_values(ranks), pred_vals_w))
         row["sa_sor_sphere"] = sa_sor_from_iou(
             weighted_iou(inter_w[sel], gt_area_w[sel], pred_area_w), ranks,
             image.pred_scores, profile.iou)
-        row["mae_sphere"] = rank_map_mae(gt_map, pred_map, row_weights=image.row_weights)
-        row["adaptive_mae_sphere"] = adaptive_mae(gt_map, pred_map,
-                                                  row_weights=image.row_weights)
+        row["mae_sphere"] = errors["mae_sphere"]
+        row["adaptive_mae_sphere"] = errors["adaptive_mae_sphere"]
     return row
 
 
@@ -275,6 +290,7 @@ def evaluate_many(
     names = [p.name for p in chosen]
     if len(set(names)) != len(names):
         raise ValueError(f"profile names must be distinct, got {names}")
+    need_weights = any(p.extras for p in chosen)
     rows: dict[str, list[Row]] = {p.name: [] for p in chosen}
     seconds = dict.fromkeys(names, 0.0)
     problems: list[str] = []
@@ -290,7 +306,7 @@ def evaluate_many(
         if gt is None:
             continue
         start = time.perf_counter()
-        image = _Image(name, gt, pred)
+        image = _Image(name, gt, pred, need_weights)
         shared += time.perf_counter() - start
         for profile in chosen:
             start = time.perf_counter()

@@ -75,12 +75,12 @@ def adaptive_mae(
     return 0.5 * fg_term + 0.5 * bg_term
 
 
-def _paint_labels(masks: MaskSet, labels: np.ndarray) -> np.ndarray:
-    """int32 map: each mask's label painted in list order (later objects overwrite)."""
-    out = np.zeros(masks.shape, dtype=np.int32)
+def _paint_labels(masks: MaskSet, labels: np.ndarray, dtype: type) -> np.ndarray:
+    """Integer map: each mask's label painted in list order (later objects overwrite)."""
+    out = np.zeros(masks.shape, dtype=dtype)
     for i, label in enumerate(labels):
         ys, xs, mask = masks.crop(i)
-        np.copyto(out[ys, xs], np.int32(label), where=mask)
+        np.copyto(out[ys, xs], dtype(label), where=mask)
     return out
 
 
@@ -97,9 +97,10 @@ def irsr_mae_sets(gt: MaskSet, gt_ranks: np.ndarray, pred: MaskSet,
     pred_levels = min_rank(pred_scores) if m else np.zeros(0, dtype=np.int64)
     gt_scale, pred_scale = (m, n) if n and m else (1, 1)
     denom = float(n * m) if n and m else float(max(n, m))
-    gt_map = _paint_labels(gt, gt_levels * gt_scale)
-    pred_map = (_paint_labels(pred, pred_levels * pred_scale) if m
-                else np.zeros(gt.shape, dtype=np.int32))
+    dtype = np.uint16 if n * m <= np.iinfo(np.uint16).max else np.int32  # half the traffic
+    gt_map = _paint_labels(gt, gt_levels * gt_scale, dtype)
+    pred_map = (_paint_labels(pred, pred_levels * pred_scale, dtype) if m
+                else np.zeros(gt.shape, dtype=dtype))
     return cv2.norm(gt_map, pred_map, cv2.NORM_L1) / (denom * gt_map.size)
 
 

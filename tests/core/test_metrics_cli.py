@@ -23,9 +23,12 @@ def masks() -> np.ndarray:
 
 
 def gt_file(path: Path) -> Path:
+    """Images a, b, c with three ranked objects each, and d without any object."""
     gt = PanoInstances(masks(), ranks=[1, 2, 3])
+    empty = PanoInstances(np.zeros((0, H, W), dtype=bool))
     return write_dataset(path, [(ImageRecord(i + 1, f"{name}.png", W, H), gt)
-                                for i, name in enumerate("abc")])
+                                for i, name in enumerate("abc")]
+                         + [(ImageRecord(4, "d.png", W, H), empty)])
 
 
 def read_rows(path: Path) -> dict[str, dict[str, str]]:
@@ -52,9 +55,11 @@ def test_eval_all_profiles_joins_by_file_name(tmp_path, capsys):
     assert float(rows["a.png"]["rho"]) == pytest.approx(1.0)
     assert float(rows["c.png"]["rho"]) == pytest.approx(-1.0)
     assert rows["b.png"]["rho"] == "" and rows["b.png"]["n_pred"] == "0"
+    assert rows["d.png"]["n_gt"] == "0" and float(rows["d.png"]["mae"]) == 0.0  # still scored
     assert set(read_rows(out / "per_image_seqrank.csv")) == {"a.png", "b.png", "c.png"}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["foir360"]["summary"]["images_used"] == 2
+    assert summary["foir360"]["summary"]["n_images"] == 4
     assert summary["foir360"]["summary"]["sor"] == pytest.approx(0.5)
     assert summary["foir360"]["profile"]["coverage"] == 0.98
     assert (out / "sor_plots.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
