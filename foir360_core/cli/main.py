@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("foir360_core.cli.export", "export a checkpoint to ONNX (metadata, parity check)"),
     "build-engine": ("foir360_core.cli.build_engine", "build/validate a cached TensorRT engine"),
     "rank": ("foir360_core.cli.rank", "rank the objects of panoramas; write JSON and overlays"),
+    "replay": ("foir360_ros.replay.cli", "rank a rosbag2 bag offline or via a live node; report"),
     "eval": ("foir360_core.cli.evaluate", "score predicted ranks: SOR, SA-SOR, MAE (profiles)"),
 }
 
