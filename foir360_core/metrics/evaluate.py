@@ -45,8 +45,17 @@ Row = dict[str, Any]
 class EvaluationReport:
     """Dataset numbers (``summary``), one row per image (``per_image``) and named problems.
 
-    ``seconds`` is the time spent in this profile's own rules (shared mask indexing is
-    reported by ``evaluate_many`` under ``shared_seconds`` of every report).
+    ``summary`` (assr family): ``sor`` = (mean ρ over used images + 1) / 2, ``images_used``,
+    ``sa_sor`` = mean over counted images (not normalised) and ``sa_sor_images``, ``mae`` and
+    ``adaptive_mae`` = means over all images, ``n_images``; ``mae_irsr`` in ``irsr``; extras
+    ``kendall_tau`` and ``*_sphere``. Seqrank: ``sor``, ``sa_sor``, ``mae`` as its
+    ``aggregate`` prints them (NaN → 0, 4 decimals), ``*_nan_images`` = images counted as 0.
+    A value is None when no image qualifies. ``per_image`` rows carry ``image``, ``n_gt``,
+    ``n_pred`` and the per-image values (``rho`` = Spearman ρ or None when not used,
+    ``sor`` = (ρ + 1) / 2 for plotting, ``sor_objects`` = GT objects that entered ρ).
+
+    ``seconds`` is the time spent in this profile's own rules; ``shared_seconds`` the mask
+    indexing and intersections that every profile shares.
     """
 
     profile: Profile
@@ -283,8 +292,9 @@ def evaluate_many(
 
     ``samples`` yields ``(gt, pred)`` or ``(name, gt, pred)``: ``gt`` a ``PanoInstances``
     with ranks, ``pred`` one with ranks or scores, or None for an empty prediction. It may
-    be a generator, so a large set is never held in memory. ``coverage`` / ``iou``
-    override every profile's thresholds.
+    be a generator, so a large set is never held in memory. A prediction's ranks, when it
+    has them, define its order (its scores otherwise; tied scores stay tied, as in the
+    references). ``coverage`` / ``iou`` override every profile's thresholds.
     """
     chosen = [get_profile(p, coverage=coverage, iou=iou) for p in profiles]
     names = [p.name for p in chosen]
