@@ -17,8 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 PROFILE_CHOICES = ("foir360", "assr", "irsr", "seqrank", "all")
 
 
@@ -75,8 +73,6 @@ def _samples(gt_ds: Any, pred_ds: Any, joined: dict[int, int], notes: list[str],
         except dataset_error as err:
             notes.append(f"{record.file_name}: GT not usable ({err}); image skipped")
             continue
-        if not len(gt):  # no objects: still scored (MAE), as the references score every image
-            gt = gt.with_ranks(np.zeros(0, dtype=np.int64))
         pred = None
         pred_id = joined.get(record.id)
         if pred_id is None:

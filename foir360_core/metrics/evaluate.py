@@ -258,6 +258,9 @@ def _prediction_problem(pred: Any, gt: PanoInstances) -> str | None:
 def _check_sample(name: str, gt: Any, pred: Any, problems: list[str]
                   ) -> tuple[PanoInstances | None, PanoInstances | None]:
     """Validate one sample; returns (None, _) to skip it, or (gt, pred-or-None-for-empty)."""
+    if isinstance(gt, PanoInstances) and not len(gt) and gt.ranks is None:
+        # no objects (a dataset cannot mark them ranked): still scored, MAE counts every image
+        gt = gt.with_ranks(np.zeros(0, dtype=np.int64))
     if not isinstance(gt, PanoInstances) or gt.ranks is None:
         problems.append(f"{name}: the GT carries no importance ranks; image skipped")
         return None, None

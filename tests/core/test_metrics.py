@@ -392,12 +392,13 @@ def test_evaluate_names_problems_and_keeps_going():
 
 def test_seqrank_profile_skips_images_without_gt_and_counts_nan_as_zero():
     gt = pano(stack(A, B), ranks=[1, 2])
-    empty_gt = pano(stack(), ranks=np.zeros(0, dtype=int))
+    empty_gt = pano(stack())  # no objects, so no ranks: still an image to score
     report = evaluate([(gt, pano(stack(A, B), ranks=[1, 2])), (gt, None), (empty_gt, None)],
                       "seqrank")
     s = report.summary
     assert s["n_images"] == 2 and s["sor"] == 0.5 and s["sor_nan_images"] == 1
     assert s["images_used"] is None
+    assert evaluate([(empty_gt, None)], "foir360").summary["n_images"] == 1
 
 
 def test_sphere_weighted_extras_are_reported_separately():
