@@ -99,7 +99,7 @@ def outputs_to_instances(
     candidates = np.flatnonzero(obj >= score_threshold)
     candidates = candidates[np.argsort(-obj[candidates], kind="stable")]
     low = mask_logits[candidates] > 0.0
-    areas = low.reshape(len(candidates), -1).sum(1)
+    areas = low.reshape(len(candidates), low[0].size if len(low) else 0).sum(1)
     kept: list[int] = []
     for i in range(len(candidates)):
         if areas[i] == 0 or len(kept) >= max_instances:
@@ -114,7 +114,7 @@ def outputs_to_instances(
     H, W = int(out_size[0]), int(out_size[1])
     probs_hi = 1.0 / (1.0 + np.exp(-resize_wrap(mask_logits[queries], (H, W))))
     masks = probs_hi > mask_threshold
-    nonempty = masks.reshape(len(queries), -1).any(1)
+    nonempty = masks.reshape(len(queries), H * W).any(1)
     queries, masks = queries[nonempty], masks[nonempty]
     if rank_logits is not None and len(queries):
         ranks = exclusive_ranks(_squeeze(rank_logits, 2, "rank_logits")[queries])

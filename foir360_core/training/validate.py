@@ -104,7 +104,12 @@ def validate(
         if gt.ranks is None or len(gt) == 0:
             rejected += 1
             continue
-        pred = predict(model, image, val_cfg, device)
+        try:
+            pred = predict(model, image, val_cfg, device)
+        except ValueError as exc:  # a bad prediction costs one image, never the run
+            rejected += 1
+            log.warning("validation could not score image %s: %s", image_id, exc)
+            continue
         gt_total += len(gt)
         matched += matched_count(gt, pred)
         samples.append((gt, pred))

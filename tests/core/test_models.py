@@ -153,6 +153,10 @@ def test_postprocess_keeps_objects_drops_duplicates_and_ranks_uniquely():
     assert seam[:, 0].any() and seam[:, -1].any()  # still one object across the seam
     capped = outputs_to_instances(cls, masks, scores, out_size=(8, 16), max_instances=2)
     assert len(capped) == 2
+    nothing = outputs_to_instances(cls, masks, scores, out_size=(8, 16), score_threshold=0.99)
+    assert len(nothing) == 0 and nothing.masks.shape == (0, 8, 16)
+    empty_masks = outputs_to_instances(cls, np.full_like(masks, -5.0), scores, out_size=(8, 16))
+    assert len(empty_masks) == 0
 
 
 def test_resize_wrap_is_periodic():
