@@ -90,9 +90,11 @@ def _qos(reliability: str, depth: int) -> QoSProfile:
                       reliability=RELIABILITY[reliability], durability=DurabilityPolicy.VOLATILE)
 
 
-def _describe_qos(qos: QoSProfile) -> str:
-    return (f"reliability={qos.reliability.name.lower()}, durability={qos.durability.name.lower()}"
-            f", history={qos.history.name.lower()}, depth={qos.depth}")
+def _describe_qos(qos: QoSProfile, *, local: bool = True) -> str:
+    """Reliability and durability (what decides matching); history and depth only for our own
+    profile, since discovery does not carry them for remote endpoints."""
+    text = f"reliability={qos.reliability.name.lower()}, durability={qos.durability.name.lower()}"
+    return f"{text}, history={qos.history.name.lower()}, depth={qos.depth}" if local else text
 
 
 class RankerNode(Node):
@@ -136,9 +138,11 @@ class RankerNode(Node):
 
         model = self.p["model"] or None
         input_h = int(self.p["input_height"])
+        note = ("; a first TensorRT run builds and caches an engine, which can take minutes"
+                if self.p["backend"] in ("auto", "tensorrt") else "")
         self.get_logger().info(
-            f"loading model {model or '(shipped default)'} with backend '{self.p['backend']}'; "
-            "a first TensorRT run builds and caches an engine, which can take minutes")
+            f"loading model {model or '(shipped default)'} with backend '{self.p['backend']}'"
+            f"{note}")
         start = time.monotonic()
         try:
             ranker = Ranker(
@@ -283,9 +287,12 @@ class RankerNode(Node):
                          "remaps (ros2 topic list)")
         for info in publishers:
             compatible, reason = qos_check_compatible(info.qos_profile, self.input_qos)
-            verdict = "compatible" if compatible == QoSCompatibility.OK else f"MISMATCH {reason}"
+            verdict = {QoSCompatibility.OK: "compatible",
+                       QoSCompatibility.WARNING: f"probably compatible ({reason.strip()})"}.get(
+                compatible, f"MISMATCH: {reason.strip()}")
             lines.append(f"publisher {info.node_namespace.rstrip('/')}/{info.node_name} "
-                         f"[{info.topic_type}] {_describe_qos(info.qos_profile)}: {verdict}")
+                         f"[{info.topic_type}] {_describe_qos(info.qos_profile, local=False)}: "
+                         f"{verdict}")
         return "\n  ".join(lines)
 
     def _publish_diagnostics(self) -> None:
