@@ -63,7 +63,7 @@ test: install interfaces lint browser
 	$(ROS_ENV) $(PY) -m pytest -q
 
 demo: install interfaces
-	$(ROS_ENV) $(PY) -m foir360_core demo --out out/demo
+	$(ROS_ENV) $(PY) -m foir360_ros.demo --out out/demo
 
 bench: install interfaces
 	for b in benchmarks/bench_*.py; do $(ROS_ENV) $(PY) $$b || exit 1; done
