@@ -94,6 +94,14 @@ class NodeStats:
             for stage, value in stage_ms.items():
                 self._stage_ms.setdefault(stage, deque(maxlen=HISTORY)).append(value)
 
+    def stage_medians(self) -> dict[str, float]:
+        """Median milliseconds of each stage (decode, pre, infer, post, encode, publish)."""
+        with self._lock:
+            return self._medians()
+
+    def _medians(self) -> dict[str, float]:
+        return {stage: float(np.median(v)) for stage, v in self._stage_ms.items() if v}
+
     def seconds_since_input(self) -> float | None:
         """Seconds since the last frame, or None if none ever came."""
         with self._lock:
@@ -115,7 +123,7 @@ class NodeStats:
                 "input rate (Hz)": f"{self._input.rate(now):.2f}",
                 "output rate (Hz)": f"{self._output.rate(now):.2f}",
                 "latency from stamp (ms, median)": _median(self._latency_ms),
-                **{f"{stage} (ms, median)": _median(v) for stage, v in self._stage_ms.items()},
+                **{f"{stage} (ms, median)": f"{v:.2f}" for stage, v in self._medians().items()},
                 "backend": backend,
                 "model": model,
             }
