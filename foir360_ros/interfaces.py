@@ -4,14 +4,15 @@ The conversion code (``images``, ``ranked``, ``diagnostics``) never imports ROS 
 :class:`MessageTypes` for classes by their ROS name (``"sensor_msgs/msg/Image"``) and builds every
 message with keyword arguments for **all** fields, which both flavours accept (rosbags classes
 are dataclasses without defaults). The package's ``.msg`` files are the one definition: rosidl
-builds them for rclpy, and :func:`rosbags_typestore` registers the very same texts with rosbags.
+builds them for rclpy (the repository's ``msg/`` is a link to ``foir360_ros/msg/``, so installs
+carry them as package data), and :func:`rosbags_typestore` registers the very same texts with
+rosbags.
 """
 
 from __future__ import annotations
 
 import array
 import importlib
-import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -73,28 +74,14 @@ def rclpy_types() -> MessageTypes:
     return MessageTypes(_rclpy_lookup, numpy_arrays=False, flavour="rclpy")
 
 
-def message_dirs() -> list[Path]:
-    """Where the package's own ``.msg`` files are: beside this module, else in ament shares.
-
-    ``foir360_ros/msg`` links to the repository's ``msg/`` (a checkout, an editable or a wheel
-    install); a ROS install has the rosidl copies under ``share/foir360/msg`` instead.
-    """
-    dirs = [Path(__file__).resolve().parent / "msg"]
-    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
-        if prefix:
-            dirs.append(Path(prefix) / "share" / PACKAGE / "msg")
-    return dirs
+MESSAGE_DIR = Path(__file__).resolve().parent / "msg"  # the repository's msg/ links here
 
 
-def _read_msg(name: str) -> str:
-    for folder in message_dirs():
-        path = folder / f"{name}.msg"
-        if path.is_file():
-            return path.read_text(encoding="utf-8")
-    raise FileNotFoundError(
-        f"{name}.msg not found in {[str(d) for d in message_dirs()]}; reinstall foir360 or "
-        "source the ROS workspace that built it"
-    )
+def _read_msg(folder: Path, name: str) -> str:
+    path = folder / f"{name}.msg"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; reinstall foir360")
+    return path.read_text(encoding="utf-8")
 
 
 @cache
@@ -104,10 +91,9 @@ def _typestore_cached(store: str):
     typestore = get_typestore(Stores[store])
     types: dict = {}
     for name in OWN_MESSAGES:
-        types.update(get_types_from_msg(_read_msg(name), f"{PACKAGE}/msg/{name}"))
-    vision_dir = Path(__file__).resolve().parent / "vision_msgs"
+        types.update(get_types_from_msg(_read_msg(MESSAGE_DIR, name), f"{PACKAGE}/msg/{name}"))
     for name in VISION_MESSAGES:
-        text = (vision_dir / f"{name}.msg").read_text(encoding="utf-8")
+        text = _read_msg(MESSAGE_DIR.with_name("vision_msgs"), name)
         types.update(get_types_from_msg(text, f"vision_msgs/msg/{name}"))
     typestore.register(types)
     return typestore

@@ -62,8 +62,8 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
 RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
 
 
-class ModelLoadError(RuntimeError):
-    """The configured model cannot be loaded; the node does not start."""
+class StartupError(RuntimeError):
+    """A parameter is invalid or the model cannot be loaded; the node does not start."""
 
 
 class _RosLogHandler(logging.Handler):
@@ -85,7 +85,7 @@ class _RosLogHandler(logging.Handler):
 
 def _qos(reliability: str, depth: int) -> QoSProfile:
     if reliability not in RELIABILITY:
-        raise ValueError(f"reliability '{reliability}' is not one of {sorted(RELIABILITY)}")
+        raise StartupError(f"reliability '{reliability}' is not one of {sorted(RELIABILITY)}")
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=max(1, depth),
                       reliability=RELIABILITY[reliability], durability=DurabilityPolicy.VOLATILE)
 
@@ -109,6 +109,7 @@ class RankerNode(Node):
         for name, (default, description) in PARAMETERS.items():
             self.declare_parameter(name, default, ParameterDescriptor(description=description))
         self.p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        self._check_parameters()
         self.types = rclpy_types()
         self.stats = NodeStats()
         self._log_handler = _RosLogHandler(self)
@@ -133,6 +134,20 @@ class RankerNode(Node):
         self.create_timer(1.0, self._watch_silence)
 
     # --- start-up ---------------------------------------------------------------------------
+    def _check_parameters(self) -> None:
+        """Fail at start with the parameter's name rather than later with a traceback."""
+        positive = ("input_depth", "output_depth", "max_instances", "diagnostics_period",
+                    "no_input_warning_s")
+        problems = [f"{name} must be > 0 (got {self.p[name]})" for name in positive
+                    if self.p[name] <= 0]
+        problems += [f"{name} must be >= 0 (got {self.p[name]})"
+                     for name in ("mask_height", "input_height", "threads") if self.p[name] < 0]
+        problems += [f"{name} must be one of {sorted(RELIABILITY)} (got '{self.p[name]}')"
+                     for name in ("input_reliability", "output_reliability")
+                     if self.p[name] not in RELIABILITY]
+        if problems:
+            raise StartupError("invalid parameters: " + "; ".join(problems))
+
     def _load_ranker(self):
         from foir360_core.runtime import Ranker
 
@@ -154,10 +169,11 @@ class RankerNode(Node):
                 allow_fallback=bool(self.p["allow_fallback"]),
             )
         except Exception as err:
-            raise ModelLoadError(
+            raise StartupError(
                 f"cannot load model {model or '(shipped default)'} with backend "
-                f"'{self.p['backend']}': {err}. Check the 'model' path, or set backend:=auto "
-                "and allow_fallback:=true to fall back to another backend") from err
+                f"'{self.p['backend']}': {err}. Check the 'model' parameter (empty = the shipped "
+                "model) and the backend; allow_fallback:=true lets auto/tensorrt fall back to "
+                "another backend") from err
         info = ranker.info
         self.get_logger().info(
             f"model {info['model_name']} {info['model_version']} ready on {info['backend']} in "
@@ -320,7 +336,7 @@ def main(args: list[str] | None = None) -> int:
     try:
         node = RankerNode()
         rclpy.spin(node)
-    except ModelLoadError as err:
+    except StartupError as err:
         rclpy.logging.get_logger(NODE_NAME).fatal(str(err))
         return 1
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -233,3 +233,17 @@ def test_silence_names_the_publishers_and_their_qos(harness, tiny_model):
     nobody = harness.add_ranker(tiny_ranker(tiny_model), "lonely", image_topic="/none/image",
                                 warmup=False)
     assert "no publisher on this topic" in nobody.silence_report()
+
+
+def test_bad_parameters_and_a_missing_model_stop_the_start_with_a_clear_error(harness,
+                                                                              tiny_model):
+    from rclpy.parameter import Parameter
+
+    from foir360_ros.ranker_node import RankerNode, StartupError
+
+    with pytest.raises(StartupError, match=r"input_reliability must be one of .* 'sometimes'"):
+        RankerNode(ranker=tiny_ranker(tiny_model), context=harness.context, namespace="bad",
+                   parameter_overrides=[Parameter("input_reliability", value="sometimes")])
+    with pytest.raises(StartupError, match=r"cannot load model /no/such/model\.onnx"):
+        RankerNode(context=harness.context, namespace="missing",
+                   parameter_overrides=[Parameter("model", value="/no/such/model.onnx")])
