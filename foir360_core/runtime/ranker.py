@@ -55,7 +55,10 @@ class Ranker:
     message that names what to install. ``input_size`` (h, w) overrides the model's own (a
     checkpoint adapts; a fixed-shape ONNX or engine must match). ``fp16``: None = the
     backend's default (fp16 on CUDA for PyTorch and TensorRT, fp32 otherwise).
-    ``threads`` limits CPU threads (ONNX Runtime per session; PyTorch process-wide).
+    ``threads`` limits CPU threads (ONNX Runtime per session; PyTorch process-wide); on a
+    CPU shared with other busy processes, 1 thread can be several times faster than the
+    default (see ``benchmarks/bench_runtime.py``). A ``Ranker`` is not thread-safe: give
+    each thread its own, or serialise calls.
     """
 
     def __init__(
