@@ -14,13 +14,13 @@ import numpy as np
 from foir360_core.geometry import ErpShapeError, check_erp_shape
 from foir360_ros.interfaces import MessageTypes
 
-# encoding -> (channels, index of R, G, B within a pixel); mono8 is replicated to grey RGB.
-ENCODINGS: dict[str, tuple[int, tuple[int, int, int]]] = {
-    "rgb8": (3, (0, 1, 2)),
-    "bgr8": (3, (2, 1, 0)),
-    "rgba8": (4, (0, 1, 2)),
-    "bgra8": (4, (2, 1, 0)),
-    "mono8": (1, (0, 0, 0)),
+# encoding -> (channels, OpenCV conversion to RGB; None = already RGB)
+ENCODINGS: dict[str, tuple[int, int | None]] = {
+    "rgb8": (3, None),
+    "bgr8": (3, cv2.COLOR_BGR2RGB),
+    "rgba8": (4, cv2.COLOR_RGBA2RGB),
+    "bgra8": (4, cv2.COLOR_BGRA2RGB),
+    "mono8": (1, cv2.COLOR_GRAY2RGB),
 }
 COMPRESSED_FORMATS = ("jpeg", "png")
 
@@ -43,7 +43,7 @@ def image_to_rgb(msg) -> np.ndarray:
             "Publish one of these (e.g. through image_proc's debayer/convert) or a "
             "CompressedImage with compressed:=true",
         )
-    channels, rgb_index = ENCODINGS[encoding]
+    channels, conversion = ENCODINGS[encoding]
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height == 0 or width == 0:
         raise BadFrameError("empty", f"empty image ({width}x{height}); check the camera driver")
@@ -61,9 +61,11 @@ def image_to_rgb(msg) -> np.ndarray:
             f"truncated image: {data.size} bytes for {height} rows of step {step} "
             f"(needs {step * height}); check the driver or the bag",
         )
-    pixels = data[: step * height].reshape(height, step)[:, :row_bytes]
-    pixels = pixels.reshape(height, width, channels)
-    return np.ascontiguousarray(pixels[:, :, list(rgb_index)])
+    rows = data[: step * height].reshape(height, step)[:, :row_bytes]
+    if conversion is None:  # rgb8: a view of the message's buffer, no copy of a large frame
+        return rows.reshape(height, width, 3)
+    pixels = rows if channels == 1 else rows.reshape(height, width, channels)
+    return cv2.cvtColor(np.ascontiguousarray(pixels), conversion)
 
 
 def compressed_to_rgb(msg) -> np.ndarray:
