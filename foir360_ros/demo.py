@@ -225,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         executor.shutdown()
+        spinner.join(timeout=5.0)
         peer.destroy_node()
         rclpy.try_shutdown(context=context)
         if process.poll() is None:
