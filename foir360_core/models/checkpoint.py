@@ -39,7 +39,9 @@ class CheckpointError(ValueError):
 
 def _atomic_target(path: Path) -> tuple[int, str]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; model files are meant to be shared
+    return fd, tmp
 
 
 def save_checkpoint(

@@ -144,12 +144,19 @@ class _Logger:
             self.tb = None
 
     def write(self, row: dict) -> None:
-        if self.header is None:
-            self.header = list(row)
+        if self.header is None or not set(row) <= set(self.header):
+            # a figure appeared (metrics report some only once they apply): widen the file
+            old_rows = []
+            if self.header is not None:
+                with self.path.open(newline="") as handle:
+                    old_rows = list(csv.DictReader(handle))
+            self.header = (self.header or []) + [k for k in row if k not in (self.header or [])]
             with self.path.open("w", newline="") as handle:
-                csv.writer(handle).writerow(self.header)
+                writer = csv.DictWriter(handle, self.header)
+                writer.writeheader()
+                writer.writerows(old_rows)
         with self.path.open("a", newline="") as handle:
-            csv.DictWriter(handle, self.header, extrasaction="ignore").writerow(row)
+            csv.DictWriter(handle, self.header).writerow(row)
         if self.tb is not None:
             for key, value in row.items():
                 if isinstance(value, int | float) and key not in {"epoch", "step"}:

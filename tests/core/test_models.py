@@ -228,3 +228,26 @@ def test_export_module_runs_in_onnxruntime(model, tmp_path):
         want = model.export_module()(x)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w.numpy(), atol=1e-4, rtol=1e-4)
+
+
+def test_shipped_default_model_ranks_a_synthetic_panorama():
+    from foir360_core.models import default_model_path
+    from foir360_core.synth import render_panorama
+
+    model, meta = load_checkpoint(default_model_path())
+    assert meta["name"] == "panorank-synthetic-demo" and "synthetic" in meta["description"]
+    assert meta["dtype"] == "float16" and default_model_path().stat().st_size < 30e6
+    pano = render_panorama(1, height=128)
+    x = torch.from_numpy(prepare_input(pano.image, model.input_size))
+    with torch.no_grad():
+        out = model(x)
+    inst = outputs_to_instances(
+        out["class_logits"].numpy(),
+        out["mask_logits"].numpy(),
+        out["rank_scores"].numpy(),
+        out_size=pano.image.shape[:2],
+        score_threshold=0.3,
+    )
+    assert inst.masks.shape[1:] == pano.image.shape[:2]
+    if len(inst):
+        check_ranks(inst.ranks)
