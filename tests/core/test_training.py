@@ -201,3 +201,15 @@ def test_cli_trains_validates_and_reports_bad_config(ranked_dataset, tmp_path, c
     assert (
         main(["train", str(CONFIG), "--data", str(ranked_dataset), "--set", "train.epoch=1"]) == 2
     )
+
+
+def test_csv_log_widens_when_a_figure_first_appears(tmp_path):
+    import csv
+
+    logger = trainer_module._Logger(tmp_path, resume=False)
+    logger.write({"epoch": 1, "step": 3, "loss": 2.0})
+    logger.write({"epoch": 2, "step": 6, "loss": 1.0, "foir360/sor": 0.7})
+    with (tmp_path / "log.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["loss"] for r in rows] == ["2.0", "1.0"]
+    assert rows[0]["foir360/sor"] == "" and rows[1]["foir360/sor"] == "0.7"
