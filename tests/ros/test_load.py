@@ -102,16 +102,20 @@ def test_newest_frames_are_ranked_drops_counted_memory_flat(harness, tiny_model)
     stats = node.stats
     with lock:
         received = list(answers)
-    assert stats.received >= 0.5 * count, f"only {stats.received} of {count} frames arrived"
+    # The camera outpaced the ranker: the node saw far more frames than it ranked (DDS itself
+    # may drop some before the callback on a busy machine; those the node never sees).
+    assert stats.received >= 2 * stats.processed >= 2 * 5, (stats.received, stats.processed)
     assert stats.processed <= publishing_s / DELAY_S + 3
-    assert stats.dropped >= stats.received - stats.processed - 1
-    assert stats.dropped > count / 2
+    # Every frame the node saw is accounted for: ranked, or skipped while busy and counted.
     assert sum(stats.rejected.values()) == 0 and stats.errors == 0
+    assert stats.received == stats.processed + stats.dropped
     assert len(received) >= stats.processed - 1
-    # Newest-frame policy: an answer comes at most ~two inference periods after its frame was
-    # published. A queue would make the last answers seconds old.
-    ages = [arrival - sent[stamp] for stamp, arrival in received]
-    assert max(ages) < 2 * DELAY_S + 0.7, f"answers aged up to {max(ages):.2f} s"
+    # Newest-frame policy: an answer typically comes within ~two inference periods of its
+    # frame, and ages do not grow over the run. A queue would make them grow by ~DELAY_S per
+    # frame, to seconds by the end.
+    ages = np.array([arrival - sent[stamp] for stamp, arrival in received])
+    assert np.median(ages) < 2 * DELAY_S + 0.3, f"median answer age {np.median(ages):.2f} s"
+    assert np.median(ages[-5:]) < np.median(ages[:5]) + 0.5, f"answer ages grew: {ages}"
     last_stamp = received[-1][0]
     assert sent[last_stamp] > start + publishing_s - 2 * DELAY_S - 0.3
     assert rss_end - rss_warm < 40, f"memory grew {rss_end - rss_warm:.0f} MB under load"
