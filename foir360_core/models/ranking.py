@@ -39,10 +39,27 @@ class SRMBlock(nn.Module):
         self.ffn = nn.Sequential(nn.Linear(dim, ffn), nn.ReLU(inplace=True), nn.Linear(ffn, dim))
         self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(4))
 
+    def image_part(self, z: torch.Tensor) -> torch.Tensor:
+        """The image half of the fusion's first layer: fixed across steps, so computed once.
+
+        ``fuse(cat(z, g))`` = ``fuse[2](relu(W_z z + W_g g + b))``; only ``W_g g`` changes
+        from step to step, which saves one token-wide matmul per step at inference.
+        """
+        dim = z.shape[-1]
+        first = self.fuse[0]
+        return nnf.linear(z, first.weight[:, :dim], first.bias)
+
     def forward(
-        self, x: torch.Tensor, z: torch.Tensor, zpos: torch.Tensor, gaze_vec: torch.Tensor
+        self,
+        x: torch.Tensor,
+        z: torch.Tensor,
+        zpos: torch.Tensor,
+        gaze_vec: torch.Tensor,
+        z_part: torch.Tensor,
     ) -> torch.Tensor:
-        z = self.norms[0](z + self.fuse(torch.cat([z, gaze_vec.unsqueeze(1).expand_as(z)], -1)))
+        dim = z.shape[-1]
+        gaze_part = nnf.linear(gaze_vec, self.fuse[0].weight[:, dim:]).unsqueeze(1)
+        z = self.norms[0](z + self.fuse[2](torch.relu(z_part + gaze_part)))
         x = self.norms[1](x + self.self_attn(x, x, x)[0])
         x = self.norms[2](x + self.cross(x, z + zpos, z)[0])
         return self.norms[3](x + self.ffn(x))
@@ -74,14 +91,22 @@ class SequentialRankHead(nn.Module):
         zpos: torch.Tensor,
         visited: torch.Tensor,
         gaze: torch.Tensor,
+        *,
+        z_parts: list[torch.Tensor],
     ) -> torch.Tensor:
-        """(S, Q) next-pick logits given ``visited`` (S, Q) 0/1 and ``gaze`` (S, Q) one-hot."""
+        """(S, Q) next-pick logits given ``visited`` (S, Q) 0/1 and ``gaze`` (S, Q) one-hot.
+
+        ``z_parts`` holds each block's ``image_part(z)`` (see ``SRMBlock.image_part``).
+        """
         x = base + visited.unsqueeze(-1) * self.visited + gaze.unsqueeze(-1) * self.gaze
         has_gaze = gaze.sum(-1, keepdim=True)
         gaze_vec = (gaze.unsqueeze(-1) * x).sum(1) + (1.0 - has_gaze) * self.start
-        for block in self.blocks:
-            x = block(x, z, zpos, gaze_vec)
+        for block, z_part in zip(self.blocks, z_parts, strict=True):
+            x = block(x, z, zpos, gaze_vec, z_part)
         return self.out(x).squeeze(-1)
+
+    def image_parts(self, z: torch.Tensor) -> list[torch.Tensor]:
+        return [block.image_part(z) for block in self.blocks]
 
     def embed(self, q: torch.Tensor, obj_prob: torch.Tensor) -> torch.Tensor:
         """Query features plus their object probability (a strong cue for "who is left")."""
@@ -134,6 +159,7 @@ class SequentialRankHead(nn.Module):
             zpos.expand(len(rows), -1, -1),
             torch.stack(visited),
             torch.stack(gaze),
+            z_parts=[part[idx] for part in self.image_parts(z)],
         )
         return logits, torch.stack(targets)
 
@@ -151,12 +177,13 @@ class SequentialRankHead(nn.Module):
         steps = min(self.max_steps, nq)
         base = self.embed(q, obj_prob)
         zpos = zpos.expand(b, -1, -1)
+        z_parts = self.image_parts(z)
         visited = torch.zeros(b, nq, device=q.device)
         gaze = torch.zeros(b, nq, device=q.device)
         stopped = torch.zeros(b, 1, device=q.device)
         scores = obj_prob - float(steps + 2)
         for k in range(1, steps + 1):
-            logits = self.step_logits(base, z, zpos, visited, gaze)
+            logits = self.step_logits(base, z, zpos, visited, gaze, z_parts=z_parts)
             logits = logits.masked_fill(visited > 0, NEG)
             best = logits.max(dim=1, keepdim=True).values
             pick = nnf.one_hot(logits.argmax(dim=1), nq).to(q.dtype)
