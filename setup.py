@@ -13,6 +13,7 @@ ROS_KILTED = [
     "ros-kilted-rclpy==9.1.2",
     "ros-kilted-sensor-msgs==5.5.1",
     "ros-kilted-std-msgs==5.5.1",
+    "ros-kilted-geometry-msgs==5.5.1",
     "ros-kilted-diagnostic-msgs==5.5.1",
     "ros-kilted-builtin-interfaces==2.3.0",
     "ros-kilted-rmw-fastrtps-cpp==9.3.3",

@@ -17,6 +17,9 @@ from foir360_core.geometry.erp import (
     vector_to_lonlat,
 )
 
+# Relative size of the summed vector below which a mask's directions cancel out.
+_CANCEL_TOLERANCE = 1e-4
+
 
 @dataclass(frozen=True)
 class MaskGeometry:
@@ -47,8 +50,9 @@ def spherical_centroid(masks: np.ndarray) -> np.ndarray:
 
     The mean of unit vectors is computed as per-row sums (a matrix product with the
     column cos/sin of longitude), so it costs one pass over the mask. A mask whose
-    vectors cancel (a full ring around the horizon) falls back to straight up or down,
-    by the sign of its mean z, or forward for an empty mask.
+    vectors cancel (the whole sphere, a band symmetric about the equator) has no centre;
+    it, and an empty mask, fall back to forward (1, 0, 0). "Cancel" is judged relative
+    to the mask's solid angle, above float32 rounding of the row sums.
     """
     single = np.asarray(masks).ndim == 2
     m = _masks_3d(masks).astype(np.float32, copy=False)
@@ -67,14 +71,10 @@ def spherical_centroid(masks: np.ndarray) -> np.ndarray:
         [row_cos @ cos_lat, -(row_sin @ cos_lat), row_cnt @ sin_lat], axis=-1
     ).astype(np.float64)
     norm = np.linalg.norm(vec, axis=-1, keepdims=True)
-    degenerate = norm[:, 0] < 1e-12
+    solid = row_cnt @ row_w
+    degenerate = norm[:, 0] <= _CANCEL_TOLERANCE * solid
     out = vec / np.where(norm > 0, norm, 1.0)
-    if degenerate.any():
-        z = vec[degenerate, 2]
-        fallback = np.zeros((int(degenerate.sum()), 3))
-        fallback[:, 2] = np.sign(z)
-        fallback[z == 0, 0] = 1.0
-        out[degenerate] = fallback
+    out[degenerate] = (1.0, 0.0, 0.0)
     return out[0] if single else out
 
 

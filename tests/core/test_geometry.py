@@ -117,10 +117,16 @@ def test_polar_object_centroid_is_near_the_pole():
     assert abs(naive - 85) > abs(np.degrees(elevation) - 85)
 
 
-def test_full_ring_mask_falls_back_to_a_pole_and_empty_mask_is_harmless():
+def test_rings_point_to_their_pole_and_cancelling_masks_fall_back_forward():
     ring = np.zeros((H, W), bool)
     ring[5:10] = True
-    assert np.allclose(spherical_centroid(ring), [0, 0, 1])
+    assert np.allclose(spherical_centroid(ring), [0, 0, 1], atol=1e-6)
+    band = np.zeros((H, W), bool)
+    band[H // 2 - 4 : H // 2 + 4] = True  # symmetric about the equator: no centre
+    everything = np.ones((1024, 2048), bool)
+    empty = np.zeros((H, W), bool)
+    for mask in (band, everything, empty):
+        assert spherical_centroid(mask).tolist() == [1.0, 0.0, 0.0]
     assert seam_aware_bbox(np.zeros((H, W), bool)) == (0, 0, 0, 0)
     assert seam_aware_bbox(ring) == (0, 5, W, 5)
 
