@@ -111,30 +111,28 @@ def _constant(values: np.ndarray) -> bool:
     return bool(np.all(values == values[0]))
 
 
-def spearman_rule(pairs: SorPairs) -> float | None:
-    """Per-image ρ: K ≥ 2 → Spearman (None if NaN: a constant side); K = 1 → 1; K = 0 → None."""
+def _correlation_rule(pairs: SorPairs, correlate) -> float | None:
+    """The reference K rules around a correlation: K ≥ 2 → the correlation, or None when a
+    side is constant (scipy's NaN, which the references leave out); K = 1 → 1; K = 0 → None."""
     k = pairs.gt.size
     if k == 0:
         return None
     if k == 1:
         return 1.0
     if _constant(pairs.gt) or _constant(pairs.pred):
-        return None  # scipy returns NaN here; the references then leave the image out
-    rho = float(stats.spearmanr(pairs.gt, pairs.pred).statistic)
-    return None if math.isnan(rho) else rho
+        return None
+    value = float(correlate(pairs.gt, pairs.pred).statistic)
+    return None if math.isnan(value) else value
+
+
+def spearman_rule(pairs: SorPairs) -> float | None:
+    """Per-image ρ of the ASSR family (Spearman with average ranks for ties)."""
+    return _correlation_rule(pairs, stats.spearmanr)
 
 
 def kendall_rule(pairs: SorPairs) -> float | None:
     """Extra metric: Kendall's τ-b on the same pairs and with the same K rules as SOR."""
-    k = pairs.gt.size
-    if k == 0:
-        return None
-    if k == 1:
-        return 1.0
-    if _constant(pairs.gt) or _constant(pairs.pred):
-        return None
-    tau = float(stats.kendalltau(pairs.gt, pairs.pred).statistic)
-    return None if math.isnan(tau) else tau
+    return _correlation_rule(pairs, stats.kendalltau)
 
 
 def sor_image(
