@@ -15,28 +15,19 @@ pytest.importorskip("onnxruntime")
 
 from foir360_core.cli.main import main  # noqa: E402
 from foir360_core.export import ExportError, check_parity, compare_instances, export_onnx  # noqa: E402
-from foir360_core.models import build_model  # noqa: E402
-from foir360_core.models.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from foir360_core.models.checkpoint import load_checkpoint  # noqa: E402
 from foir360_core.runtime.model_info import (  # noqa: E402
     ModelInfo,
     ModelInfoError,
     read_onnx_info,
 )
 from foir360_core.structures import PanoInstances  # noqa: E402
-
-TINY = {"model": {
-    "name": "tiny", "backbone": {"name": "efficientnet_lite0", "pretrained": False},
-    "hidden_dim": 32, "num_queries": 10, "decoder_layers": 1, "num_heads": 2, "ffn_dim": 64,
-    "num_classes": 2, "class_names": ["box", "ball"],
-    "rank_head": {"type": "sequential", "layers": 1, "max_steps": 10}, "input_size": [64, 128],
-}}
+from tests.tiny_model import save_tiny_checkpoint  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("export") / "tiny.safetensors"
-    return save_checkpoint(path, build_model(TINY), TINY, {"version": "3"})
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("export") / "tiny.safetensors", "3")
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,6 @@ from foir360_core.cli.main import main  # noqa: E402
 from foir360_core.export import compare_instances  # noqa: E402
 from foir360_core.geometry import ErpShapeError  # noqa: E402
 from foir360_core.io import Dataset, read_image, write_image  # noqa: E402
-from foir360_core.models import build_model  # noqa: E402
-from foir360_core.models.checkpoint import save_checkpoint  # noqa: E402
 from foir360_core.runtime import (  # noqa: E402
     ArtifactKind,
     BackendUnavailableError,
@@ -34,21 +32,14 @@ from foir360_core.runtime.overlay import draw_ranked_overlay, label_points  # no
 from foir360_core.runtime.selection import detect_kind  # noqa: E402
 from foir360_core.structures import PanoInstances  # noqa: E402
 from foir360_core.synth import render_panorama  # noqa: E402
+from tests.tiny_model import save_tiny_checkpoint  # noqa: E402
 
-TINY = {"model": {
-    "name": "tiny", "backbone": {"name": "efficientnet_lite0", "pretrained": False},
-    "hidden_dim": 32, "num_queries": 10, "decoder_layers": 1, "num_heads": 2, "ffn_dim": 64,
-    "num_classes": 2, "class_names": ["box", "ball"],
-    "rank_head": {"type": "sequential", "layers": 1, "max_steps": 10}, "input_size": [64, 128],
-}}
 HAS_TENSORRT = is_importable("tensorrt")
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("runtime") / "tiny.safetensors"
-    return save_checkpoint(path, build_model(TINY), TINY, {"version": "2"})
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("runtime") / "tiny.safetensors", "2")
 
 
 @pytest.fixture(scope="module")
