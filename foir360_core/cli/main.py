@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "annotate": ("foir360_core.cli.annotate", "rank objects by hand on a local web page (360Rank)"),
     "annotate-merge": ("foir360_core.cli.annotate_merge",
                        "merge annotators' rank files; report Kendall's tau agreement"),
-    "train": ("foir360_core.cli.train", "train PanoRank on a ranked dataset (foir360 label output)"),
+    "train": ("foir360_core.cli.train", "train PanoRank on a ranked dataset (label output)"),
     "export": ("foir360_core.cli.export", "export a checkpoint to ONNX (metadata, parity check)"),
     "build-engine": ("foir360_core.cli.build_engine", "build/validate a cached TensorRT engine"),
     "rank": ("foir360_core.cli.rank", "rank the objects of panoramas; write JSON and overlays"),
