@@ -39,9 +39,13 @@ class CheckpointError(ValueError):
 
 def _atomic_target(path: Path) -> tuple[int, str]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; model files are meant to be shared
-    return fd, tmp
+    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+
+
+def _publish(tmp: str, path: Path) -> None:
+    """Make the finished temporary file readable by all (mkstemp gives 0600), move it in."""
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
 
 
 def save_checkpoint(
@@ -80,7 +84,7 @@ def save_checkpoint(
     os.close(fd)
     try:
         save_file(state, tmp, metadata={META_KEY: json.dumps(info, sort_keys=True), "format": "pt"})
-        os.replace(tmp, path)
+        _publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -130,7 +134,7 @@ def save_training_state(path: str | Path, state: dict) -> Path:
     os.close(fd)
     try:
         torch.save(state, tmp)
-        os.replace(tmp, path)
+        _publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -112,8 +112,9 @@ def outputs_to_instances(
         kept.append(i)
     queries = candidates[kept]
     H, W = int(out_size[0]), int(out_size[1])
-    probs_hi = 1.0 / (1.0 + np.exp(-resize_wrap(mask_logits[queries], (H, W))))
-    masks = probs_hi > mask_threshold
+    # sigmoid(x) > t  <=>  x > logit(t): threshold the logits, no exp overflow
+    cut = float(np.log(mask_threshold / (1.0 - mask_threshold)))
+    masks = resize_wrap(mask_logits[queries], (H, W)) > cut
     nonempty = masks.reshape(len(queries), H * W).any(1)
     queries, masks = queries[nonempty], masks[nonempty]
     if rank_logits is not None and len(queries):

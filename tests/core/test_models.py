@@ -246,8 +246,8 @@ def test_shipped_default_model_ranks_a_synthetic_panorama():
         out["mask_logits"].numpy(),
         out["rank_scores"].numpy(),
         out_size=pano.image.shape[:2],
-        score_threshold=0.3,
+        score_threshold=0.5,
     )
     assert inst.masks.shape[1:] == pano.image.shape[:2]
-    if len(inst):
-        check_ranks(inst.ranks)
+    assert len(inst) >= 3  # it finds objects (6 in this scene), each with a unique rank
+    check_ranks(inst.ranks)
