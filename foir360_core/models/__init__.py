@@ -10,11 +10,8 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-
-from foir360_core.models.backbones import BACKBONES, register_backbone
-from foir360_core.models.config import DEFAULT_CONFIG, load_config
-from foir360_core.models.panorank import PanoRank, build_model
 
 DEFAULT_MODEL_FILE = "panorank_default.safetensors"
 
@@ -28,6 +25,24 @@ def default_model_path() -> Path:
             "`foir360 train training/configs/default.yaml` and pass its path"
         )
     return path
+
+
+# The network needs torch; pre/post-processing and the model path do not. Loading these
+# names on first use lets an ONNX Runtime or TensorRT deployment run without torch.
+_LAZY = {
+    "BACKBONES": "foir360_core.models.backbones",
+    "register_backbone": "foir360_core.models.backbones",
+    "DEFAULT_CONFIG": "foir360_core.models.config",
+    "load_config": "foir360_core.models.config",
+    "PanoRank": "foir360_core.models.panorank",
+    "build_model": "foir360_core.models.panorank",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

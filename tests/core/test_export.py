@@ -6,6 +6,10 @@ for trained weights; export, ONNX Runtime and the comparison all run for real.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -135,3 +139,21 @@ def test_export_cli_at_another_fixed_size(checkpoint, tmp_path, capsys):
     info = read_onnx_info(out)
     assert info.name == "tiny" and info.input_size == (96, 192)
     assert main(["export", str(tmp_path / "missing.safetensors"), "--out", str(out)]) == 1
+
+
+def test_exported_model_ranks_with_onnxruntime_in_a_process_without_torch(exported):
+    """A robot with only ONNX Runtime: the runtime, pre- and post-processing never need torch."""
+    script = (
+        "import sys; sys.modules['torch'] = None\n"  # any `import torch` now fails
+        "import numpy as np\n"
+        "from foir360_core.runtime import Ranker\n"
+        f"ranker = Ranker({str(exported.path)!r}, backend='onnxruntime', score_threshold=0.0,"
+        " allow_fallback=False, threads=1)\n"
+        "result = ranker.rank(np.full((64, 128, 3), 90, np.uint8))\n"
+        "assert sorted(result.ranks.tolist()) == list(range(1, len(result) + 1))\n"
+        "print('backend', ranker.info['backend'], 'instances', len(result))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[2], check=False)
+    assert done.returncode == 0, done.stderr
+    assert "backend onnxruntime" in done.stdout
