@@ -14,8 +14,6 @@ it needs no extra package and its output parses on TensorRT 10 and 11.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from foir360_core.export.parity import ParityReport, compare_outputs
+from foir360_core.io.atomic import atomic_path
 from foir360_core.runtime.deps import require
 from foir360_core.runtime.model_info import INPUT_NAME, OUTPUT_NAMES, ModelInfo
 
@@ -155,11 +154,7 @@ def export_onnx(
     info = info_from_checkpoint(meta, input_size, dynamic)
     check_input_size(*info.input_size)
     example = torch.from_numpy(prepare_input(sample_panorama(info.input_size), info.input_size))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".onnx", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(out, suffix=".onnx") as tmp:
         log.info("exporting %s (%s shapes, input %dx%d, opset %d)", checkpoint,
                  "dynamic" if dynamic else "fixed", *info.input_size, opset)
         _torch_export(model.export_module().eval(), example, tmp, dynamic, opset)
@@ -176,7 +171,4 @@ def export_onnx(
                     hint = (" (this model's graph is shape-specialised: export with fixed "
                             "shapes, one file per input size)" if size != info.input_size else "")
                     raise ExportError(f"ONNX parity check failed: {report.summary()}{hint}")
-        os.replace(tmp, out)
-        return result
-    finally:
-        tmp.unlink(missing_ok=True)
+    return result

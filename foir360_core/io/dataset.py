@@ -24,8 +24,6 @@ the JSON file's folder unless absolute.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from foir360_core.geometry import ErpShapeError, check_erp_shape
+from foir360_core.io.atomic import atomic_path
 from foir360_core.io.images import read_image
 from foir360_core.structures import PanoInstances, RankError
 
@@ -251,13 +250,6 @@ def write_dataset_json(
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write UTF-8 text so that readers never see a half-written file."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

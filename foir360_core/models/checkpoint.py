@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from foir360_core import __version__
+from foir360_core.io.atomic import atomic_path
 from foir360_core.models.config import config_hash, model_section
 from foir360_core.models.panorank import PanoRank, build_model
 from foir360_core.models.preprocess import preprocessing_meta
@@ -35,17 +34,6 @@ META_KEY = "foir360"
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, foreign or inconsistent."""
-
-
-def _atomic_target(path: Path) -> tuple[int, str]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-
-
-def _publish(tmp: str, path: Path) -> None:
-    """Make the finished temporary file readable by all (mkstemp gives 0600), move it in."""
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def save_checkpoint(
@@ -80,14 +68,9 @@ def save_checkpoint(
         "dtype": "float16" if fp16 else "float32",
     }
     info.update(meta or {})
-    fd, tmp = _atomic_target(path)
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata={META_KEY: json.dumps(info, sort_keys=True), "format": "pt"})
-        _publish(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        metadata = {META_KEY: json.dumps(info, sort_keys=True), "format": "pt"}
+        save_file(state, str(tmp), metadata=metadata)
     return path
 
 
@@ -130,14 +113,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
 def save_training_state(path: str | Path, state: dict) -> Path:
     """Atomically ``torch.save`` a dict of tensors / numbers / strings / containers."""
     path = Path(path)
-    fd, tmp = _atomic_target(path)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(state, tmp)
-        _publish(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 
+from foir360_core.io.atomic import atomic_path
+
 log = logging.getLogger(__name__)
 
 ENGINE_FORMAT = "foir360-engine/1"
@@ -170,17 +172,9 @@ def _stale_reason(engine_path: Path, data: dict, diffs: list[str], verify_hash: 
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write beside ``path``, fsync, rename: readers see the old file or the whole new one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Readers see the old file or the whole new one (``foir360_core.io.atomic``)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _safe_stem(name: str) -> str:
