@@ -7,7 +7,8 @@ overlaps an already kept one by IoU > ``dedup_iou`` (duplicate queries for one o
 bilinear interpolation that wraps across the longitude seam, threshold at
 ``mask_threshold`` (a probability) and drop empty masks; (5) rank by ``rank_scores``
 (unique ranks, 1 = most important), or, given the Hungarian head's ``rank_logits``, by the
-exclusive assignment of queries to rank slots (seed 002).
+exclusive assignment of queries to rank slots (seed 002); scores are the ranks'
+``ordinal_importance``.
 """
 
 from __future__ import annotations
@@ -71,6 +72,17 @@ def exclusive_ranks(rank_logits: np.ndarray) -> np.ndarray:
     return ranks_from_scores(-assigned)
 
 
+def ordinal_importance(ranks: np.ndarray) -> np.ndarray:
+    """Importance in (0, 1] from unique ranks: 1 for rank 1, falling by 1/n per rank.
+
+    The heads' raw outputs are pick-order codes (sequential) or slot assignments
+    (Hungarian), not calibrated scores; publishing one ordinal scale means planners see
+    the same meaning whichever head produced the ranks.
+    """
+    n = len(ranks)
+    return (n + 1 - np.asarray(ranks, dtype=np.float64)) / max(n, 1)
+
+
 def outputs_to_instances(
     class_logits: np.ndarray,
     mask_logits: np.ndarray,
@@ -119,10 +131,9 @@ def outputs_to_instances(
     queries, masks = queries[nonempty], masks[nonempty]
     if rank_logits is not None and len(queries):
         ranks = exclusive_ranks(_squeeze(rank_logits, 2, "rank_logits")[queries])
-        scores = (len(queries) + 1 - ranks).astype(np.float64)
     else:
-        scores = rank_scores[queries]
-        ranks = ranks_from_scores(scores)
+        ranks = ranks_from_scores(rank_scores[queries])
+    scores = ordinal_importance(ranks)
     return PanoInstances(
         masks=masks.reshape(len(queries), H, W),
         class_ids=fg[queries].argmax(1) if len(queries) else np.zeros(0, np.int64),

@@ -147,7 +147,7 @@ def test_postprocess_keeps_objects_drops_duplicates_and_ranks_uniquely():
     inst = outputs_to_instances(cls, masks[None], scores[None], out_size=(32, 64), max_instances=10)
     assert len(inst) == 3 and inst.masks.shape == (3, 32, 64)
     check_ranks(inst.ranks)
-    np.testing.assert_array_equal(inst.scores, [1.0, 3.0, 2.0])
+    np.testing.assert_allclose(inst.scores, [1 / 3, 1.0, 2 / 3])  # ordinal: (n + 1 - rank) / n
     np.testing.assert_array_equal(inst.ranks, [3, 1, 2])
     seam = inst.masks[0]
     assert seam[:, 0].any() and seam[:, -1].any()  # still one object across the seam
