@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from foir360_core.runtime.overlay import draw_ranked_overlay
 from foir360_core.structures import PanoInstances
 from foir360_ros.images import (
     array_to_image,
@@ -20,7 +21,6 @@ from foir360_ros.images import (
     image_to_rgb,
 )
 from foir360_ros.interfaces import MessageTypes
-from foir360_ros.overlay import draw_overlay
 from foir360_ros.ranked import (
     ModelInfo,
     instances_to_msg,
@@ -103,5 +103,6 @@ class RankingPipeline:
 
     def overlay(self, result: FrameResult):
         """rgb8 debug image at source resolution."""
-        picture = draw_overlay(result.rgb, result.instances, ranks_of(result.instances))
+        instances = result.instances.with_ranks(ranks_of(result.instances))
+        picture = draw_ranked_overlay(result.rgb, instances)
         return array_to_image(self.types, result.header, picture, "rgb8")
