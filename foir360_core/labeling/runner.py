@@ -303,8 +303,10 @@ def _still_valid(finished: dict[int, dict], dataset: Dataset) -> dict[int, dict]
         if entry.get("n_objects") == count:
             valid[image_id] = entry
         else:
-            log.warning("image %s: the masks file now has %d objects, the progress file %s; "
-                        "labeling it again", image_id, count, entry.get("n_objects"))
+            recorded = entry.get("n_objects")
+            was = "no object count (older progress file)" if recorded is None else recorded
+            log.warning("image %s: the masks file now has %d objects, the progress file "
+                        "records %s; labeling it again", image_id, count, was)
     return valid
 
 
