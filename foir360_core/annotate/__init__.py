@@ -17,7 +17,7 @@ from foir360_core.annotate.prepare import (
     prepare_panorama,
 )
 from foir360_core.annotate.server import AnnotateServer
-from foir360_core.annotate.session import AnnotationSession, SessionConfig, parse_shard
+from foir360_core.annotate.session import AnnotationSession, SessionConfig
 
 __all__ = [
     "AnnotateServer",
@@ -29,7 +29,6 @@ __all__ = [
     "WindowOptions",
     "choose_roll",
     "merge_annotations",
-    "parse_shard",
     "plan_windows",
     "prepare_panorama",
 ]

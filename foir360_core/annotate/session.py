@@ -17,7 +17,6 @@ import gzip
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -37,6 +36,7 @@ from foir360_core.annotate.prepare import (
 from foir360_core.geometry import ErpShapeError, check_erp_shape
 from foir360_core.io import Dataset, DatasetError, ImageRecord, read_image
 from foir360_core.io.dataset import annotations_for, write_dataset_json
+from foir360_core.io.shards import shard_items
 from foir360_core.labeling.collector import LocalRanking, collect_local_ranks
 from foir360_core.structures import PanoInstances
 
@@ -62,19 +62,9 @@ class UnrankableError(RuntimeError):
         self.status = status
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"I/N"`` with 0 <= I < N (numbered from 0, as ``foir360 label --shard``) → (I, N)."""
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if not match or not 0 <= int(match.group(1)) < int(match.group(2)):
-        raise ValueError(f"--shard must be I/N with 0 <= I < N (e.g. 0/3), got {text!r}")
-    return int(match.group(1)), int(match.group(2))
-
-
 def shard_records(records: list[ImageRecord], index: int, count: int) -> list[ImageRecord]:
-    """Every ``count``-th panorama by id, from the ``index``-th (0-based): shards are disjoint,
-    together cover the dataset, and each gets a mix of the whole collection."""
-    ordered = sorted(records, key=lambda r: r.id)
-    return ordered[index::count]
+    """Shard I of N of the panoramas ordered by id (``foir360_core.io.shards``)."""
+    return shard_items(sorted(records, key=lambda r: r.id), (index, count))
 
 
 @dataclass(frozen=True)

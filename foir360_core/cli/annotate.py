@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from foir360_core.cli.arguments import shard_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", type=Path,
@@ -23,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ranks file to write (dataset format); an existing one is resumed")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free one)")
     parser.add_argument("--annotator", default="anonymous", help="name recorded with each ranking")
-    parser.add_argument("--shard", default="0/1",
+    parser.add_argument("--shard", type=shard_argument, default=(0, 1), metavar="I/N",
                         help="I/N (0 <= I < N): rank only every N-th panorama from the I-th")
     parser.add_argument("--dense-threshold", type=float, default=10.0,
                         help="Eq. 6 density above which a scene is ranked in sub-windows")
@@ -39,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from foir360_core.annotate import AnnotateServer, AnnotationSession, SessionConfig, parse_shard
+    from foir360_core.annotate import AnnotateServer, AnnotationSession, SessionConfig
     from foir360_core.annotate.prepare import WindowOptions
     from foir360_core.io import DatasetError
 
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = SessionConfig(
             masks=args.masks, out=args.out, images=args.images, annotator=args.annotator,
-            shard=parse_shard(args.shard), dense_threshold=args.dense_threshold,
+            shard=args.shard, dense_threshold=args.dense_threshold,
             density_width=args.density_width or None,
             windows=WindowOptions(count=args.windows, fov_deg=args.window_fov),
             redo_skipped=args.redo_skipped,

@@ -13,19 +13,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import time
 from pathlib import Path
 
+from foir360_core.cli.arguments import shard_argument
+
 log = logging.getLogger("foir360.label")
-
-
-def shard(text: str) -> tuple[int, int]:
-    """Parse ``I/N`` for argparse."""
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if not match or not 0 <= int(match.group(1)) < int(match.group(2)):
-        raise argparse.ArgumentTypeError(f"expected I/N with 0 <= I < N (e.g. 0/4), got {text!r}")
-    return int(match.group(1)), int(match.group(2))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of an object's solid angle that must be inside a view for "
                              "it to be ranked there (default 0.5)")
     parser.add_argument("--workers", type=int, default=1, help="local processes (default 1)")
-    parser.add_argument("--shard", type=shard, default=(0, 1), metavar="I/N",
+    parser.add_argument("--shard", type=shard_argument, default=(0, 1), metavar="I/N",
                         help="label only shard I of N (cluster arrays)")
     parser.add_argument("--debug-dir", type=Path,
                         help="write local views, masks, saliency maps and erasure steps as PNGs")

@@ -25,6 +25,7 @@ import numpy as np
 
 from foir360_core.geometry import ErpShapeError, check_erp_shape
 from foir360_core.io import Dataset, DatasetError, ImageRecord, write_dataset
+from foir360_core.io.shards import shard_items
 from foir360_core.labeling.debug import PngDebugWriter
 from foir360_core.labeling.inpaint import build_inpainter
 from foir360_core.labeling.pipeline import Counters, LabelConfig, LabelingError, PseudoLabeler
@@ -131,10 +132,10 @@ def load_masks(path: Path, images_root: Path | None = None) -> tuple[Dataset, di
 
 def shard_ids(dataset: Dataset, shard: tuple[int, int]) -> list[int]:
     """Image ids of shard I of N: every N-th image in file order, starting at I."""
-    index, count = shard
-    if count < 1 or not 0 <= index < count:
-        raise LabelRunError(f"--shard must be I/N with 0 <= I < N, got {index}/{count}")
-    return [r.id for k, r in enumerate(dataset.images) if k % count == index]
+    try:
+        return [r.id for r in shard_items(dataset.images, shard)]
+    except ValueError as err:
+        raise LabelRunError(str(err)) from None
 
 
 class ProgressStore:

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from foir360_core.annotate import AnnotateServer, AnnotationSession, SessionConfig, parse_shard
+from foir360_core.annotate import AnnotateServer, AnnotationSession, SessionConfig
 from foir360_core.annotate.prepare import WindowOptions
 from foir360_core.annotate.session import (
     ConflictError,
@@ -20,6 +20,7 @@ from foir360_core.annotate.session import (
     shard_records,
 )
 from foir360_core.io import Dataset, ImageRecord, write_dataset, write_image
+from foir360_core.io.shards import parse_shard
 from foir360_core.labeling.collector import LocalRanking, collect_local_ranks
 from foir360_core.structures import PanoInstances
 
@@ -324,8 +325,10 @@ def test_cli_serves_until_interrupted_and_rejects_bad_arguments(root: Path) -> N
 
     assert main(["annotate", str(root / "nowhere"), "--masks", str(root / "masks.json"),
                  "--out", str(root / "r.json")]) == 2
-    assert main(["annotate", str(root / "images"), "--masks", str(root / "masks.json"),
-                 "--out", str(root / "r.json"), "--shard", "3/2"]) == 2
+    with pytest.raises(SystemExit) as bad_shard:  # argparse: usage + message, exit 2
+        main(["annotate", str(root / "images"), "--masks", str(root / "masks.json"),
+              "--out", str(root / "r.json"), "--shard", "3/2"])
+    assert bad_shard.value.code == 2
     proc = subprocess.Popen(
         [sys.executable, "-m", "foir360_core", "annotate", str(root / "images"),
          "--masks", str(root / "masks.json"), "--out", str(root / "r.json"),
