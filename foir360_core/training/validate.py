@@ -8,7 +8,7 @@ re-compacted), which keeps validation fast at any dataset resolution.
 
 Reported: instance recall (ground-truth objects matched by a prediction with mask IoU ≥
 0.5, one-to-one via the Hungarian algorithm) and, per metrics profile (``foir360``,
-``assr``, ...), the summary of ``foir360_core.metrics.evaluate``.
+``assr``, ...), the summaries of ``foir360_core.metrics.evaluate_many``.
 """
 
 from __future__ import annotations
@@ -124,17 +124,14 @@ def validate(
 
 
 def _metric_figures(samples: list, profiles: list[str]) -> dict[str, float]:
+    """Every profile's numeric summary, from one shared pass over the masks."""
     if not samples or not profiles:
         return {}
-    try:
-        from foir360_core.metrics import evaluate
-    except ImportError:
-        log.warning("foir360_core.metrics.evaluate is unavailable: only recall is reported")
-        return {}
+    from foir360_core.metrics import evaluate_many
+
     figures = {}
-    for profile in profiles:
-        report = evaluate(samples, profile=profile)
+    for profile, report in evaluate_many(samples, profiles).items():
         for key, value in report.summary.items():
-            if isinstance(value, int | float) and value is not None:
+            if isinstance(value, int | float):
                 figures[f"{profile}/{key}"] = float(value)
     return figures
