@@ -17,10 +17,10 @@ import logging
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 from tqdm import tqdm
 
 from foir360_core.io import Dataset, DatasetError
+from foir360_core.metrics.matching import one_to_one_matches
 from foir360_core.models.panorank import PanoRank
 from foir360_core.models.postprocess import outputs_to_instances
 from foir360_core.models.preprocess import prepare_input
@@ -43,9 +43,8 @@ def matched_count(gt: PanoInstances, pred: PanoInstances, iou: float = 0.5) -> i
     """Ground-truth objects matched one-to-one by a prediction with IoU ≥ ``iou``."""
     if len(gt) == 0 or len(pred) == 0:
         return 0
-    ious = mask_iou(gt.masks, pred.masks)
-    rows, cols = linear_sum_assignment(-ious)
-    return int((ious[rows, cols] >= iou).sum())
+    rows, _ = one_to_one_matches(mask_iou(gt.masks, pred.masks), iou)
+    return len(rows)
 
 
 def predict(

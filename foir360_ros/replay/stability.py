@@ -15,7 +15,8 @@ from itertools import pairwise
 
 import numpy as np
 from pycocotools import mask as coco_mask
-from scipy.optimize import linear_sum_assignment
+
+from foir360_core.metrics.matching import one_to_one_matches
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,7 @@ def match_by_iou(a: RankedFrame, b: RankedFrame, threshold: float) -> tuple[np.n
     """Index pairs (ia, ib) of objects matched one to one with IoU >= ``threshold``."""
     if not a.rles or not b.rles or a.rles[0]["size"] != b.rles[0]["size"]:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    iou = np.asarray(coco_mask.iou(a.rles, b.rles, [0] * len(b.rles)), dtype=np.float64)
-    rows, cols = linear_sum_assignment(-iou)
-    keep = iou[rows, cols] >= threshold
-    return rows[keep], cols[keep]
+    return one_to_one_matches(coco_mask.iou(a.rles, b.rles, [0] * len(b.rles)), threshold)
 
 
 def _relative(ranks: np.ndarray) -> np.ndarray:
