@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from foir360_core.geometry import spherical_centroid
 from foir360_core.structures import PanoInstances
 
 DENSITY_M = 10_000.0
@@ -35,18 +34,16 @@ def density_score(
     """Eq. 6 for one panorama; empty masks are ignored, no objects gives 0.0.
 
     A lone object has no other centres, so its ``CenDis`` is 0 and it contributes
-    ``M / ObjSize``.
+    ``M / ObjSize``. Centres and sizes come from the instances' cached ``geometry``.
     """
-    masks = (instances_or_masks.masks if isinstance(instances_or_masks, PanoInstances)
-             else np.asarray(instances_or_masks, dtype=bool))
-    if masks.ndim != 3:
-        raise ValueError(f"masks must be (N, H, W), got shape {masks.shape}")
-    sizes = masks.sum(axis=(1, 2), dtype=np.float64)
-    masks = masks[sizes > 0]
-    sizes = sizes[sizes > 0]
-    centres = spherical_centroid(masks).reshape(-1, 3) if masks.shape[0] else np.zeros((0, 3))
-    return density_from_geometry(centres, sizes, masks.shape[2], reference_width=reference_width,
-                                 m=m)
+    instances = (instances_or_masks if isinstance(instances_or_masks, PanoInstances)
+                 else PanoInstances(instances_or_masks))
+    nonempty = [g for g in instances.geometry if g.area_px > 0]
+    return density_from_geometry(
+        np.array([g.direction for g in nonempty]).reshape(-1, 3),
+        np.array([g.area_px for g in nonempty], dtype=np.float64),
+        instances.image_size[1], reference_width=reference_width, m=m,
+    )
 
 
 def density_from_geometry(

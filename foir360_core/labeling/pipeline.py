@@ -37,7 +37,7 @@ import numpy as np
 from foir360_core.geometry import ViewGeometry, erp_to_view, fov_to_contain, lonlat_to_vector
 from foir360_core.geometry.erp import solid_angle_weights
 from foir360_core.labeling.collector import LocalRanking, collect
-from foir360_core.labeling.density import density_from_geometry, is_dense
+from foir360_core.labeling.density import density_score, is_dense
 from foir360_core.labeling.inpaint import Inpainter, inpaint_cropped
 from foir360_core.labeling.saliency import SaliencyModel
 from foir360_core.labeling.scoring import REDUCTIONS, fuse_and_score, minmax
@@ -249,10 +249,7 @@ class PseudoLabeler:
         if n == 0:
             raise LabelingError("the panorama has no objects to rank")
         geometry = instances.geometry
-        nonempty = [g for g in geometry if g.area_px > 0]
-        density = density_from_geometry(np.array([g.direction for g in nonempty]).reshape(-1, 3),
-                                        np.array([g.area_px for g in nonempty], dtype=float),
-                                        masks.shape[2])
+        density = density_score(instances)
         if n == 1:
             return LabelResult(np.ones(1, dtype=np.int64), np.ones(1), [], density,
                                seconds=time.perf_counter() - start)
