@@ -17,7 +17,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from foir360_core.labeling.saliency import onnx_session, pick_name
+from foir360_core.onnx import onnx_session, pick_name
 
 
 @runtime_checkable

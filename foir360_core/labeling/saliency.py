@@ -21,6 +21,8 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from foir360_core.onnx import onnx_session, pick_name
+
 
 @runtime_checkable
 class SaliencyModel(Protocol):
@@ -97,33 +99,6 @@ class OnnxSaliencyConfig:
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     apply_sigmoid: bool = False
     name: str = "onnx"
-
-
-def onnx_session(path: str | Path, threads: int = 1):
-    """An ONNX Runtime CPU session with a clear error for a missing or broken file."""
-    import onnxruntime as ort
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"ONNX model not found: {path}")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as err:  # onnxruntime raises several private exception types
-        raise ValueError(f"cannot load ONNX model {path}: {err}") from err
-
-
-def pick_name(names: Sequence[str], wanted: str | None, what: str, path: str) -> str:
-    """The configured tensor name, or the only one; a clear error lists what exists."""
-    if wanted is None:
-        if len(names) != 1:
-            raise ValueError(f"{path} has {what}s {list(names)}; say which one to use")
-        return names[0]
-    if wanted not in names:
-        raise ValueError(f"{path} has no {what} named {wanted!r}; it has {list(names)}")
-    return wanted
 
 
 def image_to_tensor(

@@ -14,7 +14,8 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from foir360_core.labeling.saliency import image_to_tensor, onnx_session, pick_name
+from foir360_core.labeling.saliency import image_to_tensor
+from foir360_core.onnx import onnx_session, pick_name
 from foir360_core.structures import PanoInstances
 
 

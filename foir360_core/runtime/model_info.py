@@ -86,8 +86,8 @@ def read_onnx_info(path: Path) -> ModelInfo:
         model = onnx.load(str(path), load_external_data=False)
         props = {p.key: p.value for p in model.metadata_props}
     except ImportError:
-        import onnxruntime
+        from foir360_core.onnx import onnx_session
 
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = onnx_session(path, optimize=False)
         props = dict(session.get_modelmeta().custom_metadata_map)
     return ModelInfo.from_onnx_metadata(props, source=str(path))

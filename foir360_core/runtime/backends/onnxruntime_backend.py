@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from foir360_core.onnx import onnx_session
 from foir360_core.runtime.deps import BackendUnavailableError, require
 from foir360_core.runtime.model_info import INPUT_NAME
 
@@ -39,17 +40,8 @@ class OnnxRuntimeBackend:
 
     def __init__(self, onnx_path: Path, *, device: str = "auto", threads: int | None = None):
         ort = require("onnxruntime", "the ONNX Runtime backend")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Idle ORT worker threads otherwise spin after each run and starve the numpy
-        # post-processing that follows on a small CPU (measured 10-50x slower here).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        if threads:
-            options.intra_op_num_threads = int(threads)
-            options.inter_op_num_threads = 1
         providers = choose_providers(list(ort.get_available_providers()), device)
-        self.session = ort.InferenceSession(str(onnx_path), options, providers=providers)
+        self.session = onnx_session(onnx_path, threads, providers=providers)
         self.providers = self.session.get_providers()
         self.device = "cuda" if self.providers[0] == CUDA_EP else "cpu"
         self.output_names = [o.name for o in self.session.get_outputs()]
