@@ -32,6 +32,16 @@ except ImportError as err:
 
 ros = [pytest.mark.ros, pytest.mark.skipif(bool(ROS_MISSING), reason=ROS_MISSING)]
 
+try:
+    import launch_testing  # noqa: F401
+    import vision_msgs.msg  # noqa: F401
+
+    LAUNCH_MISSING = ROS_MISSING
+except ImportError as err:
+    LAUNCH_MISSING = (f"launch_testing or vision_msgs is not importable ({err}): `make test` "
+                      "installs them from ../shared/ros (see its LAUNCH-HERE.md); without that "
+                      "folder the launch tests skip")
+
 
 def domain_id(module: str) -> int:
     """A ROS_DOMAIN_ID for one test module and process, in 100..199 (clear of common ones)."""
