@@ -31,6 +31,7 @@ from rclpy.qos import (
 
 from foir360_ros.diagnostics import NodeStats, diagnostic_array
 from foir360_ros.images import BadFrameError
+from foir360_ros.input_watch import LOSS_FIX, Publisher, PublisherWatch, type_problem
 from foir360_ros.interfaces import DETECTIONS, rclpy_types
 from foir360_ros.pipeline import RankingPipeline
 
@@ -209,16 +210,19 @@ class RankerNode(Node):
 
     def _subscribe(self) -> None:
         topic = str(self.p["image_topic"])
-        msg_type = self.types["sensor_msgs/msg/Image"]
+        type_name = "sensor_msgs/msg/Image"
         if self.p["compressed"]:
-            msg_type = self.types["sensor_msgs/msg/CompressedImage"]
+            type_name = "sensor_msgs/msg/CompressedImage"
             if not topic.endswith("/compressed"):
                 topic = f"{topic}/compressed"
+        msg_type = self.types[type_name]
         self.input_qos = _qos(str(self.p["input_reliability"]), int(self.p["input_depth"]))
         events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos,
-                                            incompatible_type=self._on_incompatible_type)
+                                            incompatible_type=self._on_incompatible_type,
+                                            message_lost=self._on_message_lost)
         self.subscription = self.create_subscription(
             msg_type, topic, self._on_frame, self.input_qos, event_callbacks=events)
+        self._input_publishers = PublisherWatch(self.subscription.topic_name, type_name)
         self.get_logger().info(
             f"ranking {msg_type.__name__} frames from {self.subscription.topic_name} "
             f"({_describe_qos(self.input_qos)})")
@@ -279,7 +283,25 @@ class RankerNode(Node):
             f"a publisher on {self.subscription.topic_name} uses another message type; "
             "for sensor_msgs/CompressedImage set compressed:=true, for Image set it false")
 
+    def _on_message_lost(self, event) -> None:
+        self.stats.frames_lost(event.total_count_change)
+        self.get_logger().warning(
+            f"{event.total_count} frames lost in transport on {self.subscription.topic_name} so "
+            f"far ({_describe_qos(self.input_qos)}); {LOSS_FIX}", throttle_duration_sec=10.0)
+
+    def _watch_publishers(self) -> None:
+        """Name every publisher of another type, again whenever the set of publishers
+        changes; a change also re-arms the silence warning."""
+        problems = self._input_publishers.update(
+            self.get_publishers_info_by_topic(self.subscription.topic_name))
+        if problems is None:
+            return
+        self._silence_warned = False
+        for problem in problems:
+            self.get_logger().error(problem)
+
     def _watch_silence(self) -> None:
+        self._watch_publishers()
         silence = self.stats.seconds_since_input()
         limit = float(self.p["no_input_warning_s"])
         if self._silence_warned or (silence is not None and silence < limit):
@@ -306,6 +328,10 @@ class RankerNode(Node):
             verdict = {QoSCompatibility.OK: "compatible",
                        QoSCompatibility.WARNING: f"probably compatible ({reason.strip()})"}.get(
                 compatible, f"MISMATCH: {reason.strip()}")
+            wrong_type = type_problem(Publisher.from_info(info), topic,
+                                      self._input_publishers.expected_type)
+            if wrong_type:
+                verdict = f"WRONG TYPE: {wrong_type}"
             lines.append(f"publisher {info.node_namespace.rstrip('/')}/{info.node_name} "
                          f"[{info.topic_type}] {_describe_qos(info.qos_profile, local=False)}: "
                          f"{verdict}")
