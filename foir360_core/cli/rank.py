@@ -34,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score-threshold", type=float, default=0.5,
                         help="minimum object probability of an instance (default 0.5)")
     parser.add_argument("--max-instances", type=int, default=50)
+    parser.add_argument("--duplicate-iou", type=float, default=0.5,
+                        help="drop the lower-scored of two masks overlapping by more (1 = off)")
     parser.add_argument("--threads", type=int, help="CPU threads for inference")
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
     parser.add_argument("--cache-dir", type=Path, help="ONNX/engine cache root")
@@ -82,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         ranker = Ranker(args.model, args.backend,
                         input_size=tuple(args.input_size) if args.input_size else None,
                         score_threshold=args.score_threshold, max_instances=args.max_instances,
+                        duplicate_iou=args.duplicate_iou,
                         threads=args.threads, allow_fallback=not args.no_fallback,
                         device=args.device, cache_dir=args.cache_dir)
     except (BackendUnavailableError, FileNotFoundError, ValueError) as err:

@@ -5,10 +5,11 @@ Steps: (1) keep queries whose object probability (1 − P(no object)) reaches
 overlaps an already kept one by IoU > ``dedup_iou`` (duplicate queries for one object);
 (3) cap at ``max_instances``; (4) upsample the kept mask logits to ``out_size`` with
 bilinear interpolation that wraps across the longitude seam, threshold at
-``mask_threshold`` (a probability) and drop empty masks; (5) rank by ``rank_scores``
-(unique ranks, 1 = most important), or, given the Hungarian head's ``rank_logits``, by the
-exclusive assignment of queries to rank slots (seed 002); scores are the ranks'
-``ordinal_importance``.
+``mask_threshold`` (a probability) and drop empty masks; (5) of final masks that overlap on
+the sphere by IoU > ``duplicate_iou`` keep the more probable (``structures.dedup``); (6)
+rank by ``rank_scores`` (unique ranks, 1 = most important), or, given the Hungarian head's
+``rank_logits``, by the exclusive assignment of queries to rank slots (seed 002); scores are
+the ranks' ``ordinal_importance``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from foir360_core.structures import PanoInstances
+from foir360_core.structures.dedup import suppress_duplicates
 from foir360_core.structures.instances import ranks_from_scores
 
 
@@ -93,6 +95,7 @@ def outputs_to_instances(
     mask_threshold: float = 0.5,
     max_instances: int = 50,
     dedup_iou: float = 0.8,
+    duplicate_iou: float = 0.5,
     rank_logits: np.ndarray | None = None,
 ) -> PanoInstances:
     """One image's raw outputs (leading batch dim of 1 allowed) → ranked ``PanoInstances``."""
@@ -129,6 +132,8 @@ def outputs_to_instances(
     masks = resize_wrap(mask_logits[queries], (H, W)) > cut
     nonempty = masks.reshape(len(queries), H * W).any(1)
     queries, masks = queries[nonempty], masks[nonempty]
+    unique = suppress_duplicates(masks, obj[queries], duplicate_iou)  # each object once
+    queries, masks = queries[unique], masks[unique]
     if rank_logits is not None and len(queries):
         ranks = exclusive_ranks(_squeeze(rank_logits, 2, "rank_logits")[queries])
     else:

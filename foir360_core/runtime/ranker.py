@@ -57,7 +57,9 @@ class Ranker:
     backend's default (fp16 on CUDA for PyTorch and TensorRT, fp32 otherwise).
     ``threads`` limits CPU threads (ONNX Runtime per session; PyTorch process-wide); on a
     CPU shared with other busy processes, 1 thread can be several times faster than the
-    default (see ``benchmarks/bench_runtime.py``). A ``Ranker`` is not thread-safe: give
+    default (see ``benchmarks/bench_runtime.py``). ``duplicate_iou``: of two instances whose
+    masks overlap on the sphere by more than this IoU only the better-scored is kept (each
+    object once; 1 = off). A ``Ranker`` is not thread-safe: give
     each thread its own, or serialise calls.
     """
 
@@ -70,6 +72,7 @@ class Ranker:
         score_threshold: float = 0.5,
         mask_threshold: float = 0.5,
         max_instances: int = 50,
+        duplicate_iou: float = 0.5,
         threads: int | None = None,
         allow_fallback: bool = True,
         device: str = "auto",
@@ -87,7 +90,8 @@ class Ranker:
         self.requested_backend = backend
         self.postprocess = {"score_threshold": float(score_threshold),
                             "mask_threshold": float(mask_threshold),
-                            "max_instances": int(max_instances)}
+                            "max_instances": int(max_instances),
+                            "duplicate_iou": float(duplicate_iou)}
         self.strict_erp = strict_erp
         self._options = {"input_size": tuple(input_size) if input_size else None,
                          "threads": threads, "device": device, "fp16": fp16,

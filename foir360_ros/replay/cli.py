@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "size with --gt so that metrics are exact")
     parser.add_argument("--score-threshold", type=float, default=0.5)
     parser.add_argument("--max-instances", type=int, default=50)
+    parser.add_argument("--duplicate-iou", type=float, default=0.5,
+                        help="drop the lower-scored of two masks overlapping by more (1 = off)")
     parser.add_argument("--overlay", action="store_true", help="also write debug overlay images")
     parser.add_argument("--detections", action="store_true",
                         help="also write vision_msgs/Detection2DArray messages")
@@ -82,7 +84,7 @@ def _offline(args: argparse.Namespace, acc):
                           "--mask-height or pass --mask-height 0")
     try:
         ranker = Ranker(args.model, backend=args.backend, score_threshold=args.score_threshold,
-                        max_instances=args.max_instances)
+                        max_instances=args.max_instances, duplicate_iou=args.duplicate_iou)
     except Exception as err:  # missing file, no backend, bad metadata: all end the run here
         raise ReplayError(f"cannot load model {args.model or '(shipped default)'}: {err}") from err
     return replay_offline(args.bag, args.image_topic, args.out, ranker, acc=acc,
