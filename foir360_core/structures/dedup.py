@@ -13,32 +13,37 @@ import numpy as np
 
 from foir360_core.geometry import solid_angle_weights
 
-# Rows at which overlaps are measured: duplicates overlap by half or more, which a 128-row
-# sampling of the masks measures to about a percent, at a fraction of full-resolution cost.
-IOU_ROWS = 128
 
+def spherical_iou(masks: np.ndarray, above: float = 0.0) -> np.ndarray:
+    """(N, N) IoU of (N, H, W) ERP masks, pixels weighted by their solid angle; exact.
 
-def spherical_iou(masks: np.ndarray, rows: int = IOU_ROWS) -> np.ndarray:
-    """(N, N) IoU of (N, H, W) ERP masks, pixels weighted by their solid angle.
+    Pairs whose IoU cannot exceed ``above`` (the smaller area over the larger is at most
+    ``above``) are not measured and read 0.
 
-    Masks taller than ``rows`` are sampled every ``ceil(H / rows)`` pixels in both axes. The
-    masks are bit-packed and only pairs that share a row and an 8-column block are compared:
-    no BLAS (whose threads crawl on a busy CPU) and little work for objects far apart.
+    The masks are bit-packed and a pair is only compared where it can overlap: on the rows of
+    the first mask, and only if the two share a row and an 8-column block. No BLAS (whose
+    threads crawl on a busy CPU), and little work for objects far apart, however small the
+    masks (sampling rows would miss a small object's duplicate).
     """
     masks = np.asarray(masks, dtype=bool)
     count, height, width = masks.shape
-    step = max(1, -(-height // rows))
-    packed = np.packbits(masks[:, ::step, ::step], axis=2)  # (N, rows, bytes)
-    row_weights = solid_angle_weights(height, width)[::step, 0]
+    packed = np.packbits(masks, axis=2)  # (N, H, ceil(W / 8))
+    row_weights = solid_angle_weights(height, width)[:, 0]
     area = np.bitwise_count(packed).sum(axis=2, dtype=np.int64) @ row_weights
-    used_rows = packed.any(axis=2).astype(np.int32)
-    used_blocks = packed.any(axis=1).astype(np.int32)
-    may_touch = (used_rows @ used_rows.T > 0) & (used_blocks @ used_blocks.T > 0)
+    used_rows = packed.any(axis=2)
+    used_blocks = packed.any(axis=1)
+    ratio = np.minimum(area[:, None], area[None, :]) / np.maximum(
+        np.maximum(area[:, None], area[None, :]), 1e-300)
+    may_touch = ((used_rows.astype(np.int32) @ used_rows.T.astype(np.int32) > 0)
+                 & (used_blocks.astype(np.int32) @ used_blocks.T.astype(np.int32) > 0)
+                 & (ratio > above))
     inter = np.zeros((count, count))
     for i in range(count):
         others = np.flatnonzero(may_touch[i, i:]) + i
-        counts = np.bitwise_count(packed[i] & packed[others]).sum(axis=2, dtype=np.int64)
-        inter[i, others] = inter[others, i] = counts @ row_weights
+        rows = np.flatnonzero(used_rows[i])
+        shared = packed[i, rows][None] & packed[others][:, rows]
+        counts = np.bitwise_count(shared).sum(axis=2, dtype=np.int64)
+        inter[i, others] = inter[others, i] = counts @ row_weights[rows]
     union = area[:, None] + area[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
@@ -56,7 +61,7 @@ def suppress_duplicates(masks: np.ndarray, scores: np.ndarray,
         raise ValueError(f"{len(masks)} masks but {len(scores)} scores")
     if iou_threshold >= 1.0 or len(scores) < 2:
         return np.arange(len(scores))
-    iou = spherical_iou(masks)
+    iou = spherical_iou(masks, above=iou_threshold)
     kept: list[int] = []
     for index in np.argsort(-scores, kind="stable"):
         if not kept or iou[index, kept].max() <= iou_threshold:

@@ -51,11 +51,16 @@ def test_overlap_below_the_threshold_is_two_objects_and_one_turns_it_off():
     np.testing.assert_array_equal(suppress_duplicates(same, [0.5, 0.9], 1.0), [0, 1])
 
 
-def test_large_masks_are_measured_on_sampled_rows():
-    big = np.zeros((2, 1024, 2048), dtype=bool)
+def test_full_resolution_masks_and_tiny_duplicates_are_measured_exactly():
+    big = np.zeros((3, 1024, 2048), dtype=bool)
     big[0, 300:500, 100:400] = True
-    big[1, 300:500, 150:450] = True  # IoU 250/350
-    assert spherical_iou(big)[0, 1] == pytest.approx(250 / 350, abs=0.01)
+    big[1, 300:500, 150:450] = True  # IoU 250/350 (same rows: the weights cancel)
+    big[2, 700, 1000] = True  # one pixel
+    iou = spherical_iou(big)
+    assert iou[0, 1] == pytest.approx(250 / 350, rel=1e-9)
+    assert iou[0, 2] == iou[1, 2] == 0.0
+    tiny = np.stack([big[2], big[2]])
+    np.testing.assert_array_equal(suppress_duplicates(tiny, [0.4, 0.6], 0.5), [1])
 
 
 def test_mismatched_scores_are_refused():
