@@ -32,7 +32,12 @@ from foir360_core.runtime.engine_cache import (
 )
 from foir360_core.runtime.model_info import ModelInfo, read_onnx_info
 from foir360_core.runtime.provision import ensure_engine, ensure_onnx
-from foir360_core.runtime.selection import ArtifactKind, detect_kind, plan_backends
+from foir360_core.runtime.selection import (
+    ArtifactKind,
+    default_artifact,
+    detect_kind,
+    plan_backends,
+)
 from foir360_core.runtime.tensorrt_build import EngineBuildError
 from foir360_core.runtime.timing import LatencyCounter, StageTimings
 from foir360_core.structures import PanoInstances
@@ -48,8 +53,9 @@ class Ranker:
     """Rank every object of an ERP panorama with a PanoRank model.
 
     ``model``: path of a checkpoint, ONNX file or TensorRT engine; None = the shipped
-    default model. ``backend``: "auto" (TensorRT if importable with a GPU, else ONNX
-    Runtime, else PyTorch), or "tensorrt" / "onnxruntime" / "torch". With
+    default model (its ONNX copy unless the backend is PyTorch: no torch needed).
+    ``backend``: "auto" (TensorRT if importable with a GPU, else ONNX Runtime, else
+    PyTorch), or "tensorrt" / "onnxruntime" / "torch". With
     ``allow_fallback`` an explicit backend that cannot run here is replaced by the next
     compatible one, with a warning in the log; without it, construction fails with a
     message that names what to install. ``input_size`` (h, w) overrides the model's own (a
@@ -82,9 +88,7 @@ class Ranker:
         strict_erp: bool = False,
     ) -> None:
         if model is None:
-            from foir360_core.models import default_model_path
-
-            model = default_model_path()
+            model = default_artifact(backend)
         self.model_path = Path(model)
         self.kind = detect_kind(self.model_path)
         self.requested_backend = backend

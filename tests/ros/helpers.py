@@ -43,6 +43,19 @@ except ImportError as err:
                       "folder the launch tests skip")
 
 
+ROBOT_INSTALL = REPO / "tests" / "ros" / "robot_install"
+# foir360's declared dependencies that the README's robot install does not install
+ROBOT_LEAVES_OUT = "torch,torchvision,onnx,rosbags,matplotlib,safetensors"
+
+
+def robot_install_env(log: Path) -> dict[str, str]:
+    """Environment of a child Python that cannot import what the README's robot install
+    leaves out (see robot_install/sitecustomize.py); refused imports are logged to ``log``."""
+    path = os.pathsep.join(filter(None, [str(ROBOT_INSTALL), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, "FOIR360_BLOCKED_MODULES": ROBOT_LEAVES_OUT,
+            "FOIR360_BLOCKED_LOG": str(log)}
+
+
 def domain_id(module: str) -> int:
     """A ROS_DOMAIN_ID for one test module and process, in 100..199 (clear of common ones)."""
     return 100 + zlib.crc32(f"{module}:{os.getpid()}".encode()) % 100

@@ -24,8 +24,8 @@ if LAUNCH_MISSING:
 
 import launch_testing
 import launch_testing.asserts
-
 from launch import LaunchDescription
+
 from tests.ros.helpers import Harness
 from tests.ros.launch_support import include, launch_settings
 

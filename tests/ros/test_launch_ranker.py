@@ -22,10 +22,10 @@ if LAUNCH_MISSING:
 
 import launch_testing
 import launch_testing.asserts
+from launch import LaunchDescription
 from launch.actions import GroupAction
 from launch_ros.actions import SetRemap
 
-from launch import LaunchDescription
 from tests.ros.helpers import Harness
 from tests.ros.launch_support import image_msg, include, launch_settings
 
