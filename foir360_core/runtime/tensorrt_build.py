@@ -31,7 +31,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from foir360_core.runtime.deps import BackendUnavailableError, require
+from foir360_core.deps import BackendUnavailableError, require
 from foir360_core.runtime.engine_cache import EngineKey, file_sha256
 
 log = logging.getLogger(__name__)
