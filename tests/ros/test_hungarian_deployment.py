@@ -55,10 +55,11 @@ def test_validation_onnxruntime_and_the_node_pipeline_rank_alike(hungarian, tmp_
     assert ranker.info["backend"] == "onnxruntime" and ranker.model_info.rank_head == "hungarian"
     types = rclpy_types()
     pipeline = RankingPipeline(ranker, types, mask_height=0, strict_erp=True)
-    compared = 0
+    compared = old_differs = 0
     for seed in range(PANORAMAS):
         image = render_panorama(200 + seed, height=64).image
         validated = by_rank(predict(model, image, SETTINGS, torch.device("cpu")))
+        old_differs += old_deployment_differs(model, image)
         deployed = by_rank(ranker.rank(image))
         msg = array_to_image(types, header(types, seed + 1), image, "rgb8")
         node = by_rank(msg_to_instances(pipeline.process(msg).ranked))
@@ -70,3 +71,25 @@ def test_validation_onnxruntime_and_the_node_pipeline_rank_alike(hungarian, tmp_
                 assert iou.min() >= 0.98, (seed, iou)
         compared += len(validated)
     assert compared >= 2 * PANORAMAS, "too few objects for the comparison to mean anything"
+    assert old_differs > 0, "the panoramas do not tell exclusive assignment from sorting"
+
+
+def old_deployment_differs(model, image) -> bool:
+    """Whether sorting the expected importance (the old deployed output, rank_scores) would
+    rank this panorama differently from the exclusive assignment: the case this test is for."""
+    import torch
+    from scipy.special import softmax
+
+    from foir360_core.models.postprocess import outputs_to_instances
+    from foir360_core.models.preprocess import prepare_input
+
+    with torch.no_grad():
+        out = model(torch.from_numpy(prepare_input(image, model.input_size)), rank=True)
+    outputs = {name: out[name][0].numpy() for name in model.output_names}
+    logits = outputs["rank_logits"]
+    expected = (softmax(logits, -1) * np.arange(logits.shape[-1], 0, -1)).sum(-1)
+    post = {**SETTINGS, "out_size": model.input_size}
+    new = outputs_to_instances(outputs, rank_head="hungarian", **post)
+    old = outputs_to_instances({**outputs, "rank_scores": expected}, rank_head="sequential",
+                               **post)
+    return not np.array_equal(old.ranks, new.ranks)
