@@ -168,7 +168,7 @@ def _autocast_fp16(onnx_path: Path, workdir: Path) -> Path:
         raise BackendUnavailableError(
             "TensorRT 11 removed BuilderFlag.FP16: an fp16 engine needs an fp16 ONNX. Install "
             "ModelOpt (pip install 'nvidia-modelopt[onnx]') so build-engine can convert it, or "
-            "build an fp32 engine (omit --fp16)"
+            "build an fp32 engine (--precision fp32)"
         ) from err
     onnx = require("onnx", "saving the fp16 ONNX")
     converted = convert_to_mixed_precision(
