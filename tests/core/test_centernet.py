@@ -165,7 +165,7 @@ def _tiny(nodes: list[dict], constants: dict[str, np.ndarray], shape, dtype="DT_
                    "attr": {"dtype": {"type": dtype}, "shape": {"shape": dims}}}
     const_nodes = [{"name": name, "op": "Const"} for name in constants]
     return tfjs_convert.TfjsModel(
-        topology={"node": [placeholder, *const_nodes, *nodes]}, constants=constants, signature={}
+        topology={"node": [placeholder, *const_nodes, *nodes]}, constants=constants
     )
 
 
