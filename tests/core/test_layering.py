@@ -19,6 +19,7 @@ LAYERS: list[set[str]] = [
     {"foir360_core", "foir360_core.deps", "foir360_core.geometry", "foir360_core.settings"},
     {"foir360_core.structures", "foir360_core.onnx"},
     {"foir360_core.io"},
+    {"foir360_core.segmentation"},  # instance segmentation, below the labeling that uses it
     {"foir360_core.synth", "foir360_core.metrics", "foir360_core.labeling",
      "foir360_core.models"},
     {"foir360_core.annotate", "foir360_core.training", "foir360_core.runtime"},
