@@ -78,11 +78,11 @@ def test_post_processing_publishes_each_object_once():
     class_logits = np.array([[2.0, -2.0], [4.0, -4.0], [3.0, -3.0]], dtype=np.float32)
     outputs = {"class_logits": class_logits, "mask_logits": logits,
                "rank_scores": np.array([3.0, 2.0, 1.0])}
-    kept = outputs_to_instances(**outputs, out_size=(H, W), dedup_iou=1.0)
+    kept = outputs_to_instances(outputs, rank_head="sequential", out_size=(H, W), dedup_iou=1.0)
     assert len(kept) == 2
     # The copies are told apart by their class score: softmax([4, -4]) vs softmax([2, -2]).
     scores = sorted(np.round(kept.class_scores, 4).tolist())
     assert scores == [round(1 / (1 + np.exp(-6.0)), 4), round(1 / (1 + np.exp(-8.0)), 4)]
-    everything = outputs_to_instances(**outputs, out_size=(H, W), dedup_iou=1.0,
-                                      duplicate_iou=1.0)
+    everything = outputs_to_instances(outputs, rank_head="sequential", out_size=(H, W),
+                                      dedup_iou=1.0, duplicate_iou=1.0)
     assert len(everything) == 3

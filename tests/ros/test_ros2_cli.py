@@ -35,9 +35,10 @@ def test_the_foir360_command_is_installed_on_the_workspace_path():
     from ament_index_python.packages import get_package_prefix
 
     command = os.path.join(get_package_prefix("foir360"), "bin", "foir360")
-    out = subprocess.run([command, "rank", "--help"], capture_output=True, text=True,
-                         timeout=60, check=False)
-    assert out.returncode == 0, out.stderr
+    for subcommand in ("rank", "replay"):  # replay: the ROS package's own command
+        out = subprocess.run([command, subcommand, "--help"], capture_output=True, text=True,
+                             timeout=60, check=False)
+        assert out.returncode == 0, out.stderr
     assert "--duplicate-iou" in out.stdout
 
 
