@@ -66,7 +66,7 @@ def default_artifact(backend: str) -> Path:
     so does anything when the ONNX copy is missing.
     """
     from foir360_core.models import default_model_path
-    from foir360_core.runtime.deps import is_importable
+    from foir360_core.deps import is_importable
 
     checkpoint = default_model_path()
     deployable = checkpoint.with_suffix(ONNX_SUFFIXES[0])
