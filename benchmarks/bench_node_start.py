@@ -98,8 +98,9 @@ def main() -> int:
         print(f"{row['label']:<24} {row['ready_s']:>8.1f} {row['rss_ready']:>13.0f} "
               f"{row['rss_frames']:>14.0f} {row['torch']!s:>12}")
     ratio = rows[1]["rss_frames"] / rows[0]["rss_frames"]
-    print(f"RSS ratio (no torch / torch) after frames: {ratio:.2f}; torch imports attempted "
-          f"without torch: {attempts.read_text().count(chr(10)) if attempts.exists() else 0}")
+    tried = attempts.read_text().split("\n") if attempts.exists() else []
+    print(f"RSS ratio (no torch / torch) after frames: {ratio:.2f}; imports refused in the "
+          f"no-torch run: {sorted({line.split()[-1] for line in tried if line})}")
     return 0
 
 

@@ -65,8 +65,8 @@ def default_artifact(backend: str) -> Path:
     file, so a robot installed without torch never needs it; PyTorch gets the checkpoint, and
     so does anything when the ONNX copy is missing.
     """
-    from foir360_core.models import default_model_path
     from foir360_core.deps import is_importable
+    from foir360_core.models import default_model_path
 
     checkpoint = default_model_path()
     deployable = checkpoint.with_suffix(ONNX_SUFFIXES[0])

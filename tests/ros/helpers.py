@@ -48,12 +48,11 @@ ROBOT_INSTALL = REPO / "tests" / "ros" / "robot_install"
 ROBOT_LEAVES_OUT = "torch,torchvision,onnx,rosbags,matplotlib,safetensors"
 
 
-def robot_install_env(log: Path) -> dict[str, str]:
+def robot_install_env() -> dict[str, str]:
     """Environment of a child Python that cannot import what the README's robot install
-    leaves out (see robot_install/sitecustomize.py); refused imports are logged to ``log``."""
+    leaves out (see robot_install/sitecustomize.py)."""
     path = os.pathsep.join(filter(None, [str(ROBOT_INSTALL), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": path, "FOIR360_BLOCKED_MODULES": ROBOT_LEAVES_OUT,
-            "FOIR360_BLOCKED_LOG": str(log)}
+    return {**os.environ, "PYTHONPATH": path, "FOIR360_BLOCKED_MODULES": ROBOT_LEAVES_OUT}
 
 
 def domain_id(module: str) -> int:

@@ -2,14 +2,12 @@
 
 The launched node's Python cannot import what the README's robot install leaves out (torch,
 onnx, rosbags, ...; tests/ros/robot_install). With the launch file's defaults (shipped model,
-backend auto) it must start, rank a frame, never try torch, and exit cleanly.
+backend auto) it must start on the ONNX copy, rank a frame, and exit cleanly.
 """
 
 from __future__ import annotations
 
-import tempfile
 import unittest
-from pathlib import Path
 
 import pytest
 
@@ -35,14 +33,13 @@ from tests.ros.launch_support import image_msg, include, launch_settings
 
 DOMAIN = domain_id(__name__)
 NODE = "/robot/foir360_ranker"
-BLOCKED_LOG = Path(tempfile.mkdtemp(prefix="foir360_robot_")) / "blocked.txt"
 
 
 @pytest.mark.launch_test
 def generate_test_description():
-    env = robot_install_env(BLOCKED_LOG)
+    env = robot_install_env()
     robot = [SetEnvironmentVariable(name, env[name])
-             for name in ("PYTHONPATH", "FOIR360_BLOCKED_MODULES", "FOIR360_BLOCKED_LOG")]
+             for name in ("PYTHONPATH", "FOIR360_BLOCKED_MODULES")]
     ranker = include("foir360.launch.py", namespace="robot", image_topic="camera/image")
     return LaunchDescription([*launch_settings(DOMAIN), *robot, ranker,
                               launch_testing.actions.ReadyToTest()])
@@ -80,7 +77,5 @@ class TestRobotInstall(unittest.TestCase):
 
 @launch_testing.post_shutdown_test()
 class TestRobotInstallShutdown(unittest.TestCase):
-    def test_torch_was_never_tried_and_the_node_exits_cleanly(self, proc_info):
-        attempts = BLOCKED_LOG.read_text().split() if BLOCKED_LOG.exists() else []
-        assert not [name for name in attempts if name.split(".")[0] in ("torch", "torchvision")]
+    def test_the_node_exits_cleanly(self, proc_info):
         launch_testing.asserts.assertExitCodes(proc_info)

@@ -5,8 +5,7 @@ that refuses the top-level modules named in ``FOIR360_BLOCKED_MODULES`` (comma-s
 default ``torch,torchvision``) the way a missing package is refused. So the robot's situation
 (the README's robot install: no torch, no onnx, no rosbags, ...) is reproduced from the
 development venv, in launched node processes too. Every refused import is appended to the file
-named by ``FOIR360_BLOCKED_LOG`` (when set), so a test can tell "never tried" from "tried and
-fell back".
+named by ``FOIR360_BLOCKED_LOG`` (when set): benchmarks/bench_node_start.py reports them.
 """
 
 import os
