@@ -24,9 +24,14 @@ def build_segmenter(spec: str, *, threads: int | None = 1,
     """The segmenter ``spec`` names; :class:`SegmenterSpecError` (one line, with the fix)."""
     spec = spec.strip()
     if spec == "coco-centernet":
-        from foir360_core.segmentation.detector import CenterNetSegmenter
+        try:
+            from foir360_core.segmentation.detector import build_centernet_segmenter
 
-        return CenterNetSegmenter(threads=threads, score_threshold=score_threshold)
+            return build_centernet_segmenter(threads=threads, score_threshold=score_threshold)
+        except (ImportError, FileNotFoundError) as err:
+            raise SegmenterSpecError(
+                f"coco-centernet is not usable here ({err}); reinstall foir360 (the detector "
+                f"ships in the package) or choose another --segmenter: {SPEC_HELP}") from err
     if spec.startswith("oracle:"):
         from foir360_core.segmentation.oracle import OracleSegmenter
 
