@@ -17,7 +17,7 @@ from foir360_core import __version__
 # name -> (module, one-line help). Order is the order of the pipeline.
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("foir360_core.cli.synth", "render synthetic 360° panoramas with exact masks"),
-    "segment": ("foir360_core.cli.segment", "instance masks for panoramas (views merged on the sphere)"),
+    "segment": ("foir360_core.cli.segment", "instance masks for panoramas, merged on the sphere"),
     "label": ("foir360_core.cli.label", "pseudo-label importance ranks from 2D saliency"),
     "annotate": ("foir360_core.cli.annotate", "rank objects by hand on a local web page (360Rank)"),
     "annotate-merge": ("foir360_core.cli.annotate_merge",
