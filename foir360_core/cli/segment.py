@@ -89,6 +89,33 @@ def report(summary) -> None:
         log.warning("skipped %s: %s", path, reason)
 
 
+NEITHER = ("give --masks MASKS.json (instance masks in the dataset format) or --segmenter SPEC "
+           "to make them first (e.g. --segmenter coco-centernet)")
+
+
+def masks_for(args: argparse.Namespace, out: Path, shard: tuple[int, int] = (0, 1)
+              ) -> tuple[Path | None, str | None]:
+    """``label`` / ``annotate`` without --masks: segment IMAGES into a cached masks file.
+
+    The cache is ``OUT-stem.masks.json`` beside OUT (resumable like ``foir360 segment``), so
+    a re-run segments nothing twice. Returns (masks file, None) or (None, one-line error).
+    """
+    if args.segmenter is None:
+        return None, NEITHER
+    from foir360_core.segmentation.batch import output_path
+
+    cache = out.with_name(f"{out.stem}.masks.json")
+    options = options_from_args(args, [args.images], cache, shard=shard,
+                                progress_bar=not getattr(args, "no_progress", False))
+    log.info("no --masks given: segmenting %s with %s into %s", args.images, args.segmenter,
+             output_path(cache, shard))
+    summary, error = segment_or_error(options)
+    if error is not None:
+        return None, error
+    report(summary)
+    return summary.output, None
+
+
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     options = options_from_args(
