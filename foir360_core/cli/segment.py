@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug-dir", type=Path,
                         help="write each view with its detections and masks as PNGs")
     parser.add_argument("--debug-count", type=int, default=1,
-                        help="panoramas to write debug views for (default 1)")
+                        help="write debug views for the first N files of the run (default 1)")
     parser.add_argument("--preview", action="store_true",
                         help="write ERP overlays (class, score, box, centre) to OUT-stem.previews/")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -3,7 +3,8 @@
 It proves the panoramic merge independently of any network: given the true masks of a
 panorama (a dataset file, e.g. from ``foir360 synth``), every view gets exactly the visible
 part of each true object, cut by the view border like a real segmenter's output would
-be. Merging those fragments must give back the true masks. Spec: ``oracle:MASKS.json``.
+be. Merging those fragments must give back the true masks. Spec: ``oracle:MASKS.json``;
+a panorama is looked up by its path, else by its file name.
 """
 
 from __future__ import annotations
@@ -35,14 +36,16 @@ class OracleSegmenter:
         self.class_names = tuple(str(c.get("name", c["id"])) for c in categories)
         self._index = {int(c["id"]): i for i, c in enumerate(categories)}
         self._ids = {self.dataset.image_path(r.id).resolve(): r.id for r in self.dataset.images}
+        self._names = {Path(r.file_name).name: r.id for r in self.dataset.images}
         self._cached: tuple[Path, PanoInstances] | None = None
 
     def _truth(self, source: Path | None) -> PanoInstances:
         key = Path(source).resolve() if source is not None else None
         if self._cached is None or self._cached[0] != key:
-            if key not in self._ids:
+            image_id = self._ids.get(key) or self._names.get(getattr(key, "name", None))
+            if image_id is None:
                 raise ValueError(f"oracle: {source} is not in {self.dataset.path}")
-            self._cached = (key, self.dataset.instances(self._ids[key]))
+            self._cached = (key, self.dataset.instances(image_id))
         return self._cached[1]
 
     def segment(self, view_rgb: np.ndarray, context: ViewContext) -> ViewInstances:
