@@ -1,6 +1,10 @@
 """Box detectors as segmenters: detections → masks from boxes (:mod:`.boxmask`).
 
 ``coco-centernet`` is the shipped COCO-80 detector (:mod:`.centernet`) behind this adapter.
+Besides its class-wise NMS, a box that holds most of a better-scoring box of its class and
+is at least twice its size is dropped: CenterNet often adds such a loose second box around
+one object (a bed box spanning the wall above the bed), which NMS keeps because their IoU
+is low and GrabCut then turns into a mask of the wall.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ import numpy as np
 
 from foir360_core.segmentation.base import ViewContext, ViewInstances
 from foir360_core.segmentation.boxmask import grabcut_mask
+
+NESTED_CONTAIN = 0.8
+NESTED_RATIO = 2.0
 
 
 class BoxDetections(Protocol):
@@ -38,10 +45,30 @@ class BoxSegmenter:
     def segment(self, view_rgb: np.ndarray, context: ViewContext) -> ViewInstances:
         found = self.detector.detect(view_rgb)
         boxes = np.asarray(found.boxes, np.float32).reshape(-1, 4)
-        if len(boxes) == 0:
+        scores = np.asarray(found.scores, np.float32).reshape(-1)
+        labels = np.asarray(found.labels, np.int64).reshape(-1)
+        keep = nested_keep(boxes, scores, labels)
+        if not keep.any():
             return ViewInstances.empty(*view_rgb.shape[:2])
+        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
         masks = np.stack([grabcut_mask(view_rgb, box) for box in boxes])
-        return ViewInstances(masks, found.scores, found.labels, boxes)
+        return ViewInstances(masks, scores, labels, boxes)
+
+
+def nested_keep(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, *,
+                contain: float = NESTED_CONTAIN, ratio: float = NESTED_RATIO) -> np.ndarray:
+    """False for a box holding ``contain`` of a better same-class box ``ratio`` × smaller."""
+    area = np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
+    keep = np.ones(len(boxes), bool)
+    for i in range(len(boxes)):
+        better = (scores > scores[i]) & (labels == labels[i]) & (area * ratio <= area[i])
+        for j in np.flatnonzero(better):
+            w = min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0])
+            h = min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1])
+            if max(w, 0) * max(h, 0) >= contain * area[j]:
+                keep[i] = False
+                break
+    return keep
 
 
 def file_sha256(path: Path) -> str:

@@ -223,3 +223,14 @@ def test_annotate_without_masks_or_segmenter_names_both(synth, tmp_path, capsys)
     assert run_cli("annotate", synth.parent / "images", "--out", tmp_path / "r.json") == 2
     err = capsys.readouterr().err
     assert "--masks" in err and "--segmenter" in err
+
+
+def test_a_loose_box_around_a_better_box_of_its_class_is_dropped():
+    from foir360_core.segmentation.detector import nested_keep
+
+    boxes = np.array([[10, 50, 60, 90], [0, 0, 100, 100], [12, 52, 58, 88], [0, 0, 100, 100]],
+                     np.float32)
+    scores = np.array([0.5, 0.3, 0.4, 0.3], np.float32)
+    labels = np.array([1, 1, 2, 3])
+    # the loose class-1 box goes; a class-2 box inside it and a lone class-3 box stay
+    assert nested_keep(boxes, scores, labels).tolist() == [True, False, True, True]
