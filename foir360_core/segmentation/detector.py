@@ -4,7 +4,15 @@
 Besides its class-wise NMS, a box that holds most of a better-scoring box of its class and
 is at least twice its size is dropped: CenterNet often adds such a loose second box around
 one object (a bed box spanning the wall above the bed), which NMS keeps because their IoU
-is low and GrabCut then turns into a mask of the wall.
+is low and GrabCut then turns into a mask of the wall. And a box covering more than
+``LARGE_BOX`` of the view needs a score of at least ``LARGE_BOX_SCORE``: weak view-filling
+boxes are how the floor under the camera and the ceiling became "suitcases" and "dining
+tables" in the views that look down and up (measured on real panoramas; see the README).
+For the same reason a weak box (score under ``LARGE_BOX_SCORE``) is dropped when it holds
+the point straight below or above the camera (the tripod, the photographer or the
+stitching patch at the nadir) or when its centre looks more than ``POLAR_LAT_DEG`` up or
+down: COCO detectors learnt from level photos, and near a pole a small box back-projects
+onto a wide band of the ERP.
 """
 
 from __future__ import annotations
@@ -15,11 +23,15 @@ from typing import Protocol
 
 import numpy as np
 
+from foir360_core.geometry import ViewGeometry
 from foir360_core.segmentation.base import ViewContext, ViewInstances
 from foir360_core.segmentation.boxmask import grabcut_mask
 
 NESTED_CONTAIN = 0.8
 NESTED_RATIO = 2.0
+LARGE_BOX = 0.4
+LARGE_BOX_SCORE = 0.5
+POLAR_LAT_DEG = 54.0  # the top and bottom fifth of the ERP rows
 
 
 class BoxDetections(Protocol):
@@ -47,12 +59,41 @@ class BoxSegmenter:
         boxes = np.asarray(found.boxes, np.float32).reshape(-1, 4)
         scores = np.asarray(found.scores, np.float32).reshape(-1)
         labels = np.asarray(found.labels, np.int64).reshape(-1)
-        keep = nested_keep(boxes, scores, labels)
+        height, width = view_rgb.shape[:2]
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) / (height * width)
+        weak = scores < LARGE_BOX_SCORE
+        keep = nested_keep(boxes, scores, labels) & ~(weak & (area > LARGE_BOX))
+        if context is not None:
+            keep &= ~(weak & (holds_pole(boxes, context.geometry)
+                              | polar_centre(boxes, context.geometry)))
         if not keep.any():
-            return ViewInstances.empty(*view_rgb.shape[:2])
+            return ViewInstances.empty(height, width)
         boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
         masks = np.stack([grabcut_mask(view_rgb, box) for box in boxes])
         return ViewInstances(masks, scores, labels, boxes)
+
+
+def holds_pole(boxes: np.ndarray, geometry: ViewGeometry) -> np.ndarray:
+    """Whether each box holds the view's image of the zenith or the nadir."""
+    inside = np.zeros(len(boxes), bool)
+    for z in (1.0, -1.0):
+        cam = geometry.basis() @ np.array([0.0, 0.0, z])
+        if cam[0] <= 1e-6:
+            continue
+        x = geometry.focal_px * cam[1] / cam[0] + geometry.width / 2.0
+        y = geometry.height / 2.0 - geometry.focal_px * cam[2] / cam[0]
+        inside |= (boxes[:, 0] <= x) & (x <= boxes[:, 2]) & (boxes[:, 1] <= y) & (y <= boxes[:, 3])
+    return inside
+
+
+def polar_centre(boxes: np.ndarray, geometry: ViewGeometry) -> np.ndarray:
+    """Whether each box's centre looks more than ``POLAR_LAT_DEG`` up or down."""
+    x = (boxes[:, 0] + boxes[:, 2]) / 2.0 - geometry.width / 2.0
+    y = geometry.height / 2.0 - (boxes[:, 1] + boxes[:, 3]) / 2.0
+    forward, right, up = geometry.basis()
+    rays = forward[None] * geometry.focal_px + x[:, None] * right + y[:, None] * up
+    lat = np.degrees(np.arcsin(rays[:, 2] / np.linalg.norm(rays, axis=1)))
+    return np.abs(lat) > POLAR_LAT_DEG
 
 
 def nested_keep(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, *,

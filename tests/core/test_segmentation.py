@@ -234,3 +234,18 @@ def test_a_loose_box_around_a_better_box_of_its_class_is_dropped():
     labels = np.array([1, 1, 2, 3])
     # the loose class-1 box goes; a class-2 box inside it and a lone class-3 box stay
     assert nested_keep(boxes, scores, labels).tolist() == [True, False, True, True]
+
+
+def test_the_nadir_is_found_in_a_downward_view():
+    from foir360_core.segmentation.detector import holds_pole
+
+    down = ViewGeometry(0.0, np.radians(-60), 100.0, 512, 512)
+    boxes = np.array([[200, 330, 310, 430], [0, 0, 100, 100]], np.float32)
+    assert holds_pole(boxes, down).tolist() == [True, False]  # nadir 30° below the centre
+    level = ViewGeometry(0.0, 0.0, 90.0, 512, 512)
+    assert not holds_pole(np.array([[0, 0, 512, 512]], np.float32), level).any()
+    from foir360_core.segmentation.detector import polar_centre
+
+    centre = np.array([[246, 246, 266, 266]], np.float32)  # looks 60° down
+    assert polar_centre(centre, down).tolist() == [True]
+    assert polar_centre(centre, level).tolist() == [False]
