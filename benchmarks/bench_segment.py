@@ -148,7 +148,7 @@ def real(folder: Path, limit: int, threads: int, spec: str) -> None:
         image = cv2.imread(str(path))
         if image is not None and image.shape[:2] == (1024, 2048):
             sized.append(path)
-    sized = sized[:limit] if limit else sized
+    sized = sized[::max(1, len(sized) // limit)][:limit] if limit else sized  # spread evenly
     segmenter = PanoramicSegmenter(build_segmenter(spec, threads=threads))
     wall, cpu, counts, classes = [], [], [], Counter()
     edge_pixels = total_pixels = 0
@@ -189,7 +189,8 @@ def main() -> None:
     parser.add_argument("--box-count", type=int, default=6,
                         help="panoramas for the masks-from-boxes comparison")
     parser.add_argument("--real", type=Path, default=REAL360)
-    parser.add_argument("--real-limit", type=int, default=0, help="0 = every 2048x1024 image")
+    parser.add_argument("--real-limit", type=int, default=0,
+                        help="evenly spaced subset (0 = every 2048x1024 image)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--segmenter", default=DEFAULT_SEGMENTER)
     parser.add_argument("--skip", nargs="*", default=[], choices=("oracle", "boxes", "real"))

@@ -39,7 +39,7 @@ from foir360_core.segmentation.base import ViewInstances
 
 MATCH_IOU = 0.5
 KEEP_FRACTION = 0.3
-MATCH_GRID_ROWS = 256  # the IoU for matching is measured on a grid this many rows high
+COLUMN_BINS = 64  # longitude bins of the quick "could these two fragments touch" test
 
 
 @dataclass
@@ -70,35 +70,57 @@ def back_project(found: ViewInstances, geometry: ViewGeometry,
     return ErpFragments(masks[keep], covered, found.scores[keep], found.labels[keep])
 
 
-def _flat(masks: np.ndarray) -> np.ndarray:
-    """(n, h, w) bool → (n, h * w) float32 (also for n = 0)."""
-    return masks.reshape(masks.shape[0], masks.shape[1] * masks.shape[2]).astype(np.float32)
+@dataclass
+class _Pixels:
+    """A fragment as sorted flat ERP pixel indices, with its row span and column bins."""
+
+    index: np.ndarray
+    rows: tuple[int, int]
+    columns: int  # bit set of COLUMN_BINS equal longitude bins the fragment touches
+
+    @classmethod
+    def of(cls, mask: np.ndarray) -> _Pixels:
+        index = np.flatnonzero(mask)
+        width = mask.shape[1]
+        rows = index // width
+        bins = np.unique((index % width) * COLUMN_BINS // width)
+        return cls(index, (int(rows.min()), int(rows.max())),
+                   int(sum(1 << int(b) for b in bins)))
+
+    def near(self, other: _Pixels) -> bool:
+        return (self.rows[0] <= other.rows[1] and other.rows[0] <= self.rows[1]
+                and bool(self.columns & other.columns))
 
 
 def _match_graph(views: list[ErpFragments], match_iou: float) -> tuple[int, np.ndarray]:
-    """Union-find over fragments: (number of groups, group label per fragment)."""
-    height = views[0].covered.shape[0]
-    step = max(1, height // MATCH_GRID_ROWS)
-    weight = solid_angle_weights(*views[0].covered.shape)[::step]
-    flat = [_flat(v.masks[:, ::step, ::step]) for v in views]
-    cover = [(v.covered[::step, ::step] * weight).reshape(-1).astype(np.float32) for v in views]
+    """Union-find over fragments: (number of groups, group label per fragment).
+
+    The IoU is exact (full resolution, sparse pixel sets), so a thin sliver of an object
+    cut by a view border still finds its whole counterpart in the next view.
+    """
+    height, width = views[0].covered.shape
+    row_weight = solid_angle_weights(height, width)[:, 0]
+    pixels = [[_Pixels.of(m) for m in v.masks] for v in views]
     starts = np.cumsum([0] + [len(v.masks) for v in views])
     rows, cols = [], []
     for a in range(len(views)):
         for b in range(a + 1, len(views)):
-            if not len(flat[a]) or not len(flat[b]):
+            pairs = [(i, j) for i, pa in enumerate(pixels[a]) for j, pb in enumerate(pixels[b])
+                     if pa.near(pb)]
+            if not pairs:
                 continue
-            common = cover[a] * (cover[b] > 0)
-            if not common.any():
-                continue
-            weighted = flat[a] * common
-            inter = weighted @ flat[b].T
-            union = weighted.sum(1)[:, None] + (flat[b] @ common)[None, :] - inter
-            with np.errstate(divide="ignore", invalid="ignore"):
-                iou = np.where(union > 0, inter / union, 0.0)
-            ia, ib = np.nonzero(iou >= match_iou)
-            rows.extend(starts[a] + ia)
-            cols.extend(starts[b] + ib)
+            common = (views[a].covered & views[b].covered).reshape(-1)
+            inside_a = {i: p.index[common[p.index]] for i, p in enumerate(pixels[a])}
+            inside_b = {j: p.index[common[p.index]] for j, p in enumerate(pixels[b])}
+            for i, j in pairs:
+                ia, ib = inside_a[i], inside_b[j]
+                if ia.size == 0 or ib.size == 0:
+                    continue
+                inter = row_weight[np.intersect1d(ia, ib, assume_unique=True) // width].sum()
+                union = row_weight[ia // width].sum() + row_weight[ib // width].sum() - inter
+                if inter >= match_iou * union:
+                    rows.append(starts[a] + i)
+                    cols.append(starts[b] + j)
     total = int(starts[-1])
     graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(total, total))
     return connected_components(graph, directed=False)
