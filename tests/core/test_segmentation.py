@@ -249,3 +249,26 @@ def test_the_nadir_is_found_in_a_downward_view():
     centre = np.array([[246, 246, 266, 266]], np.float32)  # looks 60° down
     assert polar_centre(centre, down).tolist() == [True]
     assert polar_centre(centre, level).tolist() == [False]
+
+
+REAL360 = Path("/work/shared/real360/images")
+
+
+@pytest.mark.slow
+def test_coco_centernet_segments_real_panoramas(tmp_path):
+    if not REAL360.is_dir():
+        pytest.skip(f"{REAL360} is absent (real ERP photos for development)")
+    from foir360_core.segmentation.centernet import COCO_NAMES
+
+    rooms = [REAL360 / "bifuse_Sample.jpg", REAL360 / "panolens_cabin.jpg"]
+    out = tmp_path / "masks.json"
+    assert run_cli("segment", *rooms, "--out", out, "--no-progress", "--workers", 2) == 0
+    dataset = Dataset.load(out)
+    assert [c["name"] for c in dataset.categories] == list(COCO_NAMES)
+    names = set()
+    for record in dataset.images:
+        instances = dataset.instances(record.id)
+        assert len(instances) >= 3
+        assert instances.masks.sum(0).max() == 1
+        names |= {COCO_NAMES[c - 1] for c in instances.class_ids}
+    assert {"bed", "couch"} <= names  # a bedroom with a couch, a cabin with two beds
