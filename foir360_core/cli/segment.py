@@ -34,8 +34,9 @@ def add_segmenter_arguments(parser: argparse.ArgumentParser, *, default: str | N
                         help=f"view size in pixels, square (default {DEFAULT_VIEW_SIZE})")
     parser.add_argument("--score-threshold", type=float, default=None,
                         help="drop detections below this score (default: the segmenter's own)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="inference threads per worker (default 1; 0 = one per core)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="inference threads per process (default: one per core with one "
+                             "worker, 1 with several; 0 = one per core)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,8 +65,15 @@ def options_from_args(args: argparse.Namespace, images, out: Path, **extra):
 
     return SegmentOptions(images=tuple(images), out=out, segmenter=args.segmenter,
                           settings=MergeSettings(layout=args.views, view_size=args.view_px),
-                          score_threshold=args.score_threshold, threads=args.threads or None,
-                          **extra)
+                          score_threshold=args.score_threshold,
+                          threads=_threads(args.threads, extra.get("workers", 1)), **extra)
+
+
+def _threads(requested: int | None, workers: int) -> int | None:
+    """Inference threads per process; None = ONNX Runtime's default, one per core."""
+    if requested is None:
+        return None if workers <= 1 else 1
+    return requested or None
 
 
 def segment_or_error(options) -> tuple[object | None, str | None]:
