@@ -114,6 +114,7 @@ def masks_for(args: argparse.Namespace, out: Path, shard: tuple[int, int] = (0, 
 
     cache = out.with_name(f"{out.stem}.masks.json")
     options = options_from_args(args, [args.images], cache, shard=shard,
+                                workers=getattr(args, "workers", 1),
                                 progress_bar=not getattr(args, "no_progress", False))
     log.info("no --masks given: segmenting %s with %s into %s", args.images, args.segmenter,
              output_path(cache, shard))
