@@ -148,7 +148,8 @@ def real(folder: Path, limit: int, threads: int, spec: str) -> None:
         image = cv2.imread(str(path))
         if image is not None and image.shape[:2] == (1024, 2048):
             sized.append(path)
-    sized = sized[::max(1, len(sized) // limit)][:limit] if limit else sized  # spread evenly
+    if limit and limit < len(sized):  # spread evenly over the whole folder
+        sized = [sized[i] for i in np.linspace(0, len(sized) - 1, limit).round().astype(int)]
     segmenter = PanoramicSegmenter(build_segmenter(spec, threads=threads))
     wall, cpu, counts, classes = [], [], [], Counter()
     edge_pixels = total_pixels = 0
