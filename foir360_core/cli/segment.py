@@ -78,13 +78,14 @@ def _threads(requested: int | None, workers: int) -> int | None:
 
 def segment_or_error(options) -> tuple[object | None, str | None]:
     """Run a segmentation; (summary, None) or (None, one-line error)."""
+    from foir360_core.runtime.deps import BackendUnavailableError
     from foir360_core.segmentation.base import SegmenterSpecError
     from foir360_core.segmentation.batch import SegmentRunError, run_segmentation
 
     try:
         return run_segmentation(options), None
-    except (SegmenterSpecError, SegmentRunError, FileNotFoundError, ValueError,
-            ImportError) as err:
+    except (SegmenterSpecError, SegmentRunError, BackendUnavailableError, FileNotFoundError,
+            ValueError, ImportError) as err:
         return None, str(err)
 
 
