@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = [pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning"),
+              pytest.mark.filterwarnings("ignore::DeprecationWarning")]  # legacy exporter
 
 from foir360_core.segmentation.base import SegmenterSpecError  # noqa: E402
 from foir360_core.segmentation.registry import build_segmenter  # noqa: E402
