@@ -78,7 +78,7 @@ def _threads(requested: int | None, workers: int) -> int | None:
 
 def segment_or_error(options) -> tuple[object | None, str | None]:
     """Run a segmentation; (summary, None) or (None, one-line error)."""
-    from foir360_core.runtime.deps import BackendUnavailableError
+    from foir360_core.deps import BackendUnavailableError
     from foir360_core.segmentation.base import SegmenterSpecError
     from foir360_core.segmentation.batch import SegmentRunError, run_segmentation
 
