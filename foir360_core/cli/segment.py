@@ -126,11 +126,26 @@ def masks_for(args: argparse.Namespace, out: Path, shard: tuple[int, int] = (0, 
     return summary.output, None
 
 
+def draw_preview(image, result, title: str):
+    """The ERP overlay of ``foir360 synth --preview`` with 'class score' per instance."""
+    import numpy as np
+
+    from foir360_core.structures import PanoInstances
+    from foir360_core.synth.preview import draw_geometry
+
+    instances = result.instances
+    names = [f"{result.class_names[int(c) - 1]} {s:.2f}" for c, s in
+             zip(instances.class_ids, instances.class_scores, strict=True)]
+    numbered = PanoInstances(masks=instances.masks, class_ids=np.arange(1, len(instances) + 1))
+    return draw_geometry(image, numbered, names, title=title)
+
+
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     options = options_from_args(
         args, args.images, args.out, workers=args.workers, shard=args.shard,
-        debug_dir=args.debug_dir, debug_count=args.debug_count, preview=args.preview,
+        debug_dir=args.debug_dir, debug_count=args.debug_count,
+        preview=draw_preview if args.preview else None,
         progress_bar=not args.no_progress)
     summary, error = segment_or_error(options)
     if error is not None:

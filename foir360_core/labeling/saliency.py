@@ -14,7 +14,6 @@ No weights are ever downloaded: ONNX models are files the user supplies.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -23,7 +22,7 @@ import cv2
 import numpy as np
 
 from foir360_core.onnx import onnx_session, pick_name
-from foir360_core.onnx.spec import OnnxSpec, is_spec_file, load_spec
+from foir360_core.onnx.spec import OnnxSpec, image_to_tensor, is_spec_file, load_spec
 
 
 @runtime_checkable
@@ -101,24 +100,6 @@ class OnnxSaliencyConfig:
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     apply_sigmoid: bool = False
     name: str = "onnx"
-
-
-def image_to_tensor(
-    image_rgb: np.ndarray, size: tuple[int, int], *, channel_order: str, layout: str,
-    scale: float, mean: Sequence[float], std: Sequence[float],
-) -> np.ndarray:
-    """Resize, reorder, normalise and batch one RGB image for an ONNX network."""
-    if channel_order not in ("RGB", "BGR") or layout not in ("NCHW", "NHWC"):
-        raise ValueError(f"channel_order must be RGB|BGR and layout NCHW|NHWC, got "
-                         f"{channel_order}/{layout}")
-    resized = cv2.resize(image_rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-    if channel_order == "BGR":
-        resized = resized[..., ::-1]
-    x = (resized.astype(np.float32) * np.float32(scale) - np.asarray(mean, np.float32))
-    x = x / np.asarray(std, np.float32)
-    if layout == "NCHW":
-        x = np.transpose(x, (2, 0, 1))
-    return np.ascontiguousarray(x[None])
 
 
 class OnnxSaliency:

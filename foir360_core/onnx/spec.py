@@ -47,8 +47,12 @@ the output shapes and the classes are COCO's).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import cv2
+import numpy as np
 
 KINDS = {"saliency": ("map",), "inpaint": ("image",),
          "segmenter": ("yolo-seg", "maskrcnn", "mask2former")}
@@ -203,3 +207,21 @@ def _classes(value, path: Path) -> tuple[str, ...] | str:
             return tuple(n for n in names if n)
     raise SpecError(f"{path}: classes must be 'coco', a list of names or a text file next to "
                     f"the spec, got {value!r}")
+
+
+def image_to_tensor(
+    image_rgb: np.ndarray, size: tuple[int, int], *, channel_order: str, layout: str,
+    scale: float, mean: Sequence[float], std: Sequence[float],
+) -> np.ndarray:
+    """Resize, reorder, normalise and batch one RGB image for an ONNX network."""
+    if channel_order not in ("RGB", "BGR") or layout not in ("NCHW", "NHWC"):
+        raise ValueError(f"channel_order must be RGB|BGR and layout NCHW|NHWC, got "
+                         f"{channel_order}/{layout}")
+    resized = cv2.resize(image_rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    if channel_order == "BGR":
+        resized = resized[..., ::-1]
+    x = (resized.astype(np.float32) * np.float32(scale) - np.asarray(mean, np.float32))
+    x = x / np.asarray(std, np.float32)
+    if layout == "NCHW":
+        x = np.transpose(x, (2, 0, 1))
+    return np.ascontiguousarray(x[None])

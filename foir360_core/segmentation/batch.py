@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,7 +54,7 @@ class SegmentOptions:
     shard: tuple[int, int] = (0, 1)
     debug_dir: Path | None = None
     debug_count: int = 1
-    preview: bool = False
+    preview: Callable | None = None  # (image, result, title) -> RGB overlay, for --preview
     progress_bar: bool = True
 
     @property
@@ -128,14 +128,14 @@ class _Worker:
                 "annotations": anns}
 
     def _pictures(self, path: Path, image, result, debug: bool) -> None:
-        from foir360_core.segmentation.drawing import draw_preview, write_view_debug
+        from foir360_core.segmentation.drawing import write_view_debug
 
         if debug and self.options.debug_dir is not None:
             write_view_debug(self.options.debug_dir / path.stem, result)
-        if self.options.preview:
+        if self.options.preview is not None:
             title = f"{path.name} | {len(result.instances)} instances | {self.options.segmenter}"
             write_image(self.options.preview_dir / f"{path.stem}.png",
-                        draw_preview(image, result.instances, result.class_names, title))
+                        self.options.preview(image, result, title))
 
 
 _WORKER: _Worker | None = None

@@ -1,5 +1,8 @@
-"""Pictures a person checks: each view with its detections (``--debug-dir``) and the merged
-ERP instances with class and score (``--preview``)."""
+"""Debug pictures: each view with its detections and masks (``--debug-dir``).
+
+The ERP previews (``--preview``) are drawn by the CLI with ``synth.preview``'s geometry
+overlay, which sits in a higher layer than this package.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +14,16 @@ import numpy as np
 
 from foir360_core.io import write_image
 from foir360_core.segmentation.panoramic import PanoramicResult
-from foir360_core.structures import PanoInstances
-from foir360_core.synth.preview import draw_geometry, instance_colours
 
 FILL_ALPHA = 0.4
+GOLDEN = 0.618033988749895
+
+
+def instance_colours(n: int) -> np.ndarray:
+    """``n`` well-separated bright RGB colours (golden-ratio hue walk), (n, 3) uint8."""
+    hues = (np.arange(n) * GOLDEN * 180) % 180
+    hsv = np.stack([hues, np.full(n, 220), np.full(n, 255)], axis=1).astype(np.uint8)
+    return cv2.cvtColor(hsv[None], cv2.COLOR_HSV2RGB)[0] if n else np.zeros((0, 3), np.uint8)
 
 
 def draw_view(view: np.ndarray, masks: np.ndarray, boxes: np.ndarray | None,
@@ -55,13 +64,3 @@ def write_view_debug(folder: Path, result: PanoramicResult) -> None:
         name = (f"view{k:02d}_lon{round(math.degrees(g.lon)):+04d}"
                 f"_lat{round(math.degrees(g.lat)):+03d}.png")
         write_image(folder / name, picture)
-
-
-def draw_preview(image: np.ndarray, instances: PanoInstances,
-                 class_names: tuple[str, ...], title: str) -> np.ndarray:
-    """The ERP overlay of ``foir360 synth --preview`` with 'class score' per instance."""
-    names = [f"{class_names[int(c) - 1]} {s:.2f}" for c, s in
-             zip(instances.class_ids, instances.class_scores, strict=True)]
-    numbered = PanoInstances(masks=instances.masks,
-                             class_ids=np.arange(1, len(instances) + 1))
-    return draw_geometry(image, numbered, names, title=title)

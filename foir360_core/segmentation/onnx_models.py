@@ -7,9 +7,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from foir360_core.labeling.saliency import image_to_tensor
 from foir360_core.onnx import onnx_session, pick_name
-from foir360_core.onnx.spec import OnnxSpec, SpecError, load_spec
+from foir360_core.onnx.spec import OnnxSpec, SpecError, image_to_tensor, load_spec
 from foir360_core.segmentation.base import SegmenterSpecError, ViewContext, ViewInstances
 
 ROLES = {"yolo-seg": ("detections", "protos"),
