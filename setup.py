@@ -25,6 +25,8 @@ EXTRAS = {
     # GPU robots: TensorRT 10/11 engines; TensorRT 11 fp16 also wants nvidia-modelopt[onnx].
     "tensorrt": ["tensorrt>=10", "cuda-python>=12"],
     "label": ["patchmatch-cython>=0.2"],
+    # hf:<model> segmenters (Mask2Former, MaskFormer, OneFormer); Pillow for their processors
+    "hf": ["torch>=2.3", "transformers>=4.45", "pillow>=10"],
     "ros": ROS_KILTED,
     "dev": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6", "playwright>=1.45"],
 }

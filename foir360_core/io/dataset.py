@@ -12,7 +12,8 @@ Layout (any COCO tool still opens it)::
                        "area": 1234, "bbox": [x, y, w, h],
                        "erp_bbox": [x, y, w, h],          # seam-aware: x + w may exceed W
                        "importance_rank": 1,              # optional; 1 = most important
-                       "importance_score": 0.93}]         # optional; higher = more important
+                       "importance_score": 0.93,          # optional; higher = more important
+                       "score": 0.71}]                    # optional; the segmenter's confidence
     }
 
 ``bbox`` is the plain COCO box (it spans the whole width for a seam-crossing object);
@@ -172,11 +173,13 @@ class Dataset:
         ranks = [a["importance_rank"] for a in anns] if with_rank else None
         scores = [a["importance_score"] for a in anns] if anns and all(
             "importance_score" in a for a in anns) else None
+        confidences = [a["score"] for a in anns] if anns and all(
+            "score" in a for a in anns) else None
         try:
             return PanoInstances.from_rle(
                 [a["segmentation"] for a in anns], record.height, record.width,
                 class_ids=np.array([a.get("category_id", 1) for a in anns], dtype=np.int64),
-                ranks=ranks, scores=scores,
+                ranks=ranks, scores=scores, class_scores=confidences,
             )
         except RankError as err:
             raise DatasetError(f"{self.path}: image {image_id}: {err}") from err
@@ -199,6 +202,8 @@ def annotations_for(
             ann["importance_rank"] = int(instances.ranks[i])
         if instances.scores is not None:
             ann["importance_score"] = float(instances.scores[i])
+        if instances.class_scores is not None:
+            ann["score"] = round(float(instances.class_scores[i]), 4)
         anns.append(ann)
     return anns
 
