@@ -13,6 +13,8 @@ exclusive assignment of queries to rank slots (seed 002); scores are the ranks'
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -36,22 +38,46 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def resize_wrap(maps: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of (N, h, w) float maps to (N, H, W), periodic in longitude."""
+# Float elements of one cv2.resize call; bounds the temporary buffer (32 MB) whatever the
+# number of instances or the output size.
+_RESIZE_CHUNK = 8 * 1024 * 1024
+
+
+def _wrap_resize_lon_major(maps: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of (n, h, w) maps to (n, W, H) float32, longitude-major and periodic.
+
+    The maps are transposed so that longitude runs down the rows, padded in longitude by
+    ``p`` wrapped rows at each end, stacked into one tall image and resized by one
+    ``cv2.resize``. The pad keeps the stacked image on the same grid as each map's own
+    resize: ``p = w / gcd(w, W)`` makes ``p·W/w`` a whole number of output rows, so every
+    output row samples the same source position as an unpadded periodic resize would,
+    and its neighbours across the seam are the wrapped rows. Output rows falling in the pad
+    are cut off. Latitude (the columns here) is clamped at the poles, as before.
+    """
     n, h, w = maps.shape
+    pad = w // math.gcd(w, width)
+    out_pad = pad * width // w
+    lon_major = maps.transpose(0, 2, 1)
+    stacked = np.concatenate([lon_major[:, w - pad:], lon_major, lon_major[:, :pad]], axis=1)
+    tall = cv2.resize(np.ascontiguousarray(stacked, dtype=np.float32).reshape(-1, h),
+                      (height, n * (width + 2 * out_pad)), interpolation=cv2.INTER_LINEAR)
+    return tall.reshape(n, width + 2 * out_pad, height)[:, out_pad:out_pad + width]
+
+
+def upsample_masks(logits: np.ndarray, out_size: tuple[int, int], cut: float) -> np.ndarray:
+    """(N, h, w) mask logits → (N, H, W) bool masks ``bilinear(logits) > cut``, seam-periodic.
+
+    The masks are laid out longitude-major (each mask's columns contiguous), which is
+    COCO's column-major RLE order: ``encode_masks`` hands them to pycocotools without a
+    copy. Instances are resized in chunks so the float buffer stays small.
+    """
+    n = logits.shape[0]
     H, W = int(out_size[0]), int(out_size[1])
-    if (h, w) == (H, W):
-        return maps.astype(np.float32, copy=False)
-    xs = ((np.arange(W, dtype=np.float32) + 0.5) * (w / W) - 0.5) % w
-    ys = np.clip((np.arange(H, dtype=np.float32) + 0.5) * (h / H) - 0.5, 0.0, h - 1.0)
-    map_x = np.broadcast_to(xs[None, :], (H, W)).astype(np.float32)
-    map_y = np.broadcast_to(ys[:, None], (H, W)).astype(np.float32)
-    out = np.empty((n, H, W), dtype=np.float32)
-    for i in range(n):
-        out[i] = cv2.remap(
-            maps[i].astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP
-        )
-    return out
+    masks = np.empty((n, W, H), dtype=bool)
+    step = max(1, _RESIZE_CHUNK // (W * H))
+    for i in range(0, n, step):
+        np.greater(_wrap_resize_lon_major(logits[i:i + step], H, W), cut, out=masks[i:i + step])
+    return masks.transpose(0, 2, 1)
 
 
 def exclusive_ranks(rank_logits: np.ndarray) -> np.ndarray:
@@ -126,16 +152,18 @@ def outputs_to_instances(
     H, W = int(out_size[0]), int(out_size[1])
     # sigmoid(x) > t  <=>  x > logit(t): threshold the logits, no exp overflow
     cut = float(np.log(mask_threshold / (1.0 - mask_threshold)))
-    masks = resize_wrap(mask_logits[queries], (H, W)) > cut
-    nonempty = masks.reshape(len(queries), H * W).any(1)
-    queries, masks = queries[nonempty], masks[nonempty]
+    masks = upsample_masks(mask_logits[queries], (H, W), cut)
+    lon_major = masks.transpose(0, 2, 1)  # C-contiguous: flat views and subsets never copy
+    nonempty = lon_major.reshape(len(queries), H * W).any(1)
+    if not nonempty.all():
+        queries, masks = queries[nonempty], lon_major[nonempty].transpose(0, 2, 1)
     if rank_logits is not None and len(queries):
         ranks = exclusive_ranks(_squeeze(rank_logits, 2, "rank_logits")[queries])
     else:
         ranks = ranks_from_scores(rank_scores[queries])
     scores = ordinal_importance(ranks)
     return PanoInstances(
-        masks=masks.reshape(len(queries), H, W),
+        masks=masks,
         class_ids=fg[queries].argmax(1) if len(queries) else np.zeros(0, np.int64),
         ranks=ranks,
         scores=scores,

@@ -16,7 +16,7 @@ from foir360_core.models.backbones import build_backbone
 from foir360_core.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from foir360_core.models.config import ConfigError, apply_overrides, load_config
 from foir360_core.models.layers import WrapConv2d, wrap_longitude
-from foir360_core.models.postprocess import exclusive_ranks, outputs_to_instances, resize_wrap
+from foir360_core.models.postprocess import exclusive_ranks, outputs_to_instances, upsample_masks
 from foir360_core.models.preprocess import prepare_input
 from foir360_core.models.ranking import SequentialRankHead
 from foir360_core.structures.instances import check_ranks
@@ -159,13 +159,14 @@ def test_postprocess_keeps_objects_drops_duplicates_and_ranks_uniquely():
     assert len(empty_masks) == 0
 
 
-def test_resize_wrap_is_periodic():
+def test_upsample_masks_is_periodic():
     maps = np.zeros((1, 4, 8), np.float32)
     maps[0, :, 0] = 1.0
-    up = resize_wrap(maps, (8, 16))[0]
-    # column 0 becomes output columns 0-1; its neighbours across the seam and inside agree
-    assert up[0, 0] == pytest.approx(up[0, 1]) == pytest.approx(0.75)
-    assert up[0, -1] == pytest.approx(up[0, 2]) == pytest.approx(0.25)
+    # column 0 becomes output columns 0-1 at 0.75 each; the columns either side of them,
+    # across the seam (15) and inside (2), get 0.25
+    for cut, on in ((0.7, [0, 1]), (0.2, [0, 1, 2, 15])):
+        up = upsample_masks(maps, (8, 16), cut)[0]
+        assert up.all(axis=0).tolist() == [c in on for c in range(16)]
 
 
 def test_prepare_input_normalises_and_rejects_bad_images():
