@@ -138,7 +138,8 @@ class Ranker:
             require("onnxruntime", "the ONNX Runtime backend")
             onnx_path = self._onnx_path()
             info = self._checked_info(read_onnx_info(onnx_path))
-            backend = OnnxRuntimeBackend(onnx_path, device=opts["device"], threads=opts["threads"])
+            backend = OnnxRuntimeBackend(onnx_path, device=opts["device"], threads=opts["threads"],
+                                         cache_dir=self.cache.root / "onnxruntime")
             return backend, info
         return self._load_tensorrt()
 
