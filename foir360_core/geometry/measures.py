@@ -51,27 +51,36 @@ def _lon_basis(width: int) -> np.ndarray:
     return np.stack([np.cos(lon), np.sin(lon), np.ones(width)]).astype(np.float32)
 
 
+def _span(used: np.ndarray) -> tuple[int, int]:
+    """[first, last + 1) of the used entries; (0, 0) when none is."""
+    index = np.flatnonzero(used)
+    return (int(index[0]), int(index[-1]) + 1) if index.size else (0, 0)
+
+
 def _row_sums(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-row Σ mask·cos(lon), Σ mask·sin(lon), Σ mask, each (N, H) float32; columns used (N, W).
 
     Everything spherical about a mask follows from these: its centroid (with the latitude
     terms), its area and solid angle from the counts, its box from the rows and columns
-    used. One mask at a time is converted to float (it stays in cache) and multiplied with
-    the (3, W) longitude basis in whichever order its memory runs, so masks laid out
-    column-major for RLE (``models.postprocess``) are read without a copy. The products
+    used. One mask at a time is converted to float (it stays in cache), only over the span
+    of rows or columns it touches, and multiplied with the (3, W) longitude basis in
+    whichever order its memory runs, so masks laid out column-major for RLE
+    (``models.postprocess``) are read without a copy. The products
     are ``einsum`` loops, not BLAS: a multi-threaded BLAS on a busy CPU took 100x longer.
     """
     n, height, width = masks.shape
     basis = _lon_basis(width)
-    sums = np.empty((n, 3, height), dtype=np.float32)
-    cols = np.empty((n, width), dtype=bool)
+    sums = np.zeros((n, 3, height), dtype=np.float32)
+    cols = np.zeros((n, width), dtype=bool)
     for i, mask in enumerate(masks):
         if mask.T.flags.c_contiguous and not mask.flags.c_contiguous:  # longitude-major
-            sums[i] = np.einsum("kw,wh->kh", basis, mask.T.astype(np.float32))
             cols[i] = mask.T.any(axis=1)
+            lo, hi = _span(cols[i])
+            sums[i] = np.einsum("kw,wh->kh", basis[:, lo:hi], mask.T[lo:hi].astype(np.float32))
         else:
-            sums[i] = np.einsum("hw,kw->kh", mask.astype(np.float32), basis)
-            cols[i] = mask.any(axis=0)
+            lo, hi = _span(mask.any(axis=1))
+            cols[i] = mask[lo:hi].any(axis=0)
+            sums[i, :, lo:hi] = np.einsum("hw,kw->kh", mask[lo:hi].astype(np.float32), basis)
     return sums[:, 0], sums[:, 1], sums[:, 2], cols
 
 

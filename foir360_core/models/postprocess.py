@@ -38,30 +38,56 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-# Float elements of one cv2.resize call; bounds the temporary buffer (32 MB) whatever the
-# number of instances or the output size.
-_RESIZE_CHUNK = 8 * 1024 * 1024
+def _aligned(start: int, stop: int, step: int) -> tuple[int, int]:
+    """[start, stop) widened outwards to multiples of ``step``."""
+    return start - start % step, stop + (-stop) % step
 
 
-def _wrap_resize_lon_major(maps: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bilinear resize of (n, h, w) maps to (n, W, H) float32, longitude-major and periodic.
+def _lon_window(active_cols: np.ndarray, step: int) -> tuple[int, int, int]:
+    """Source columns [start, stop) to resize for one mask (they wrap past w), and the margin.
 
-    The maps are transposed so that longitude runs down the rows, padded in longitude by
-    ``p`` wrapped rows at each end, stacked into one tall image and resized by one
-    ``cv2.resize``. The pad keeps the stacked image on the same grid as each map's own
-    resize: ``p = w / gcd(w, W)`` makes ``p·W/w`` a whole number of output rows, so every
-    output row samples the same source position as an unpadded periodic resize would,
-    and its neighbours across the seam are the wrapped rows. Output rows falling in the pad
-    are cut off. Latitude (the columns here) is clamped at the poles, as before.
+    The shortest circular run holding every active column, widened by one inactive column
+    each side and aligned to ``step``: the resize clamps at the window's edges, which
+    repeats an inactive column there, as the true neighbours (inactive too) give. A run
+    that does not leave a step out becomes the full circle plus ``step`` wrapped columns
+    each side, whose clamped outputs (the margin, in source columns) are dropped.
     """
-    n, h, w = maps.shape
-    pad = w // math.gcd(w, width)
-    out_pad = pad * width // w
-    lon_major = maps.transpose(0, 2, 1)
-    stacked = np.concatenate([lon_major[:, w - pad:], lon_major, lon_major[:, :pad]], axis=1)
-    tall = cv2.resize(np.ascontiguousarray(stacked, dtype=np.float32).reshape(-1, h),
-                      (height, n * (width + 2 * out_pad)), interpolation=cv2.INTER_LINEAR)
-    return tall.reshape(n, width + 2 * out_pad, height)[:, out_pad:out_pad + width]
+    w = active_cols.size
+    cols = np.flatnonzero(active_cols)
+    gaps = np.diff(np.r_[cols, cols[0] + w]) - 1
+    k = int(np.argmax(gaps))
+    first, length = int(cols[(k + 1) % cols.size]), int(w - gaps[k])
+    start, stop = _aligned(first - 1, first + length + 1, step)
+    if stop - start >= w:
+        return -step, w + step, step
+    return start, stop, 0
+
+
+def _upsample_one(logit: np.ndarray, out: np.ndarray, cut: float) -> None:
+    """Threshold bilinear(logit) > cut into ``out`` (W, H), which starts all False.
+
+    An output pixel is a convex combination of its 2x2 source neighbours, so it can pass
+    ``cut`` only next to a source value above ``cut - tolerance``: only the window around
+    those is resized. A window whose corner sits on the grid common to both resolutions
+    (multiples of ``h / gcd(h, H)`` rows and ``w / gcd(w, W)`` columns) samples exactly the
+    positions the whole map's resize samples. Across the seam it takes wrapped columns.
+    Latitude is clamped at the poles, as the resize does at its edges.
+    """
+    h, w = logit.shape
+    W, H = out.shape
+    active = logit > cut - 1e-4 * (1.0 + abs(cut))
+    rows = np.flatnonzero(active.any(axis=1))
+    if rows.size == 0:
+        return
+    top, bottom = _aligned(max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, h),
+                           h // math.gcd(h, H))
+    start, stop, margin = _lon_window(active.any(axis=0), w // math.gcd(w, W))
+    window = logit[top:bottom].take(np.arange(start, stop) % w, axis=1)
+    resized = cv2.resize(np.ascontiguousarray(window.T), ((bottom - top) * H // h,
+                         (stop - start) * W // w), interpolation=cv2.INTER_LINEAR)
+    lon = np.arange((start + margin) * W // w, (stop - margin) * W // w)
+    kept = resized[margin * W // w:resized.shape[0] - margin * W // w]
+    out[lon % W, top * H // h:bottom * H // h] = kept > cut
 
 
 def upsample_masks(logits: np.ndarray, out_size: tuple[int, int], cut: float) -> np.ndarray:
@@ -69,14 +95,13 @@ def upsample_masks(logits: np.ndarray, out_size: tuple[int, int], cut: float) ->
 
     The masks are laid out longitude-major (each mask's columns contiguous), which is
     COCO's column-major RLE order: ``encode_masks`` hands them to pycocotools without a
-    copy. Instances are resized in chunks so the float buffer stays small.
+    copy. Each mask is resized only over the window its object can reach (see
+    ``_upsample_one``), so the cost follows the objects' extent, not the frame's.
     """
-    n = logits.shape[0]
     H, W = int(out_size[0]), int(out_size[1])
-    masks = np.empty((n, W, H), dtype=bool)
-    step = max(1, _RESIZE_CHUNK // (W * H))
-    for i in range(0, n, step):
-        np.greater(_wrap_resize_lon_major(logits[i:i + step], H, W), cut, out=masks[i:i + step])
+    masks = np.zeros((logits.shape[0], W, H), dtype=bool)
+    for logit, out in zip(logits.astype(np.float32, copy=False), masks, strict=True):
+        _upsample_one(logit, out, cut)
     return masks.transpose(0, 2, 1)
 
 

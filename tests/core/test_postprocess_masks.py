@@ -83,6 +83,29 @@ def test_upsampled_masks_match_the_exact_bilinear_resize(low, out, seed):
     assert differ.mean() < 1e-4
 
 
+def blob_logits(rng: np.random.Generator, count: int, h: int, w: int) -> np.ndarray:
+    """Round blobs on a negative background, some across the seam or at a pole, like a
+    trained model's mask logits (and unlike noise, they leave most of the map inactive)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = np.empty((count, h, w), np.float32)
+    for q in range(count):
+        cx, cy, r = rng.uniform(0, w), rng.uniform(-1, h), rng.uniform(0.5, max(1.0, w / 4))
+        dx = np.minimum(np.abs(xx - cx), w - np.abs(xx - cx))
+        out[q] = 4.0 * (1.0 - np.hypot(dx, yy - cy) / r) + rng.normal(0, 0.3, (h, w))
+    return out
+
+
+@pytest.mark.parametrize(("low", "out"), SIZES)
+@pytest.mark.parametrize("seed", range(4))
+def test_windowed_upsampling_of_compact_objects_is_exact(low, out, seed):
+    rng = np.random.default_rng(200 + seed)
+    logits = blob_logits(rng, 8, *low)
+    got = upsample_masks(logits, out, 0.0)
+    exact = exact_reference(logits, out)
+    differ = got != (exact > 0.0)
+    assert not differ[~_near_cut(exact, 0.0, 1e-4)].any()
+
+
 @pytest.mark.parametrize(("low", "out"), [s for s in SIZES if s[1][0] / s[0][0] in (2, 4, 8, 16)])
 @pytest.mark.parametrize("seed", range(4))
 def test_upsampled_masks_equal_the_former_remap_where_its_grid_is_exact(low, out, seed):
@@ -127,13 +150,8 @@ def test_geometry_matches_the_former_pass_in_either_layout(layout):
 def test_post_processing_publishes_the_former_bytes_on_model_like_outputs():
     """Whole ``outputs_to_instances`` vs the former per-instance path: same RLE, boxes, areas."""
     rng = np.random.default_rng(11)
-    nq, h, w = 30, 32, 64
-    yy, xx = np.mgrid[0:h, 0:w]
-    mask_logits = np.empty((nq, h, w), np.float32)
-    for q in range(nq):  # blobs, some across the seam, like a trained model's masks
-        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(2, 12)
-        dx = np.minimum(np.abs(xx - cx), w - np.abs(xx - cx))
-        mask_logits[q] = 4.0 * (1.0 - np.hypot(dx, yy - cy) / r) + rng.normal(0, 0.3, (h, w))
+    nq = 30
+    mask_logits = blob_logits(rng, nq, 32, 64)
     class_logits = rng.normal(size=(nq, 2)).astype(np.float32)
     class_logits[:, 0] += 1.0
     rank_scores = rng.normal(size=nq)
