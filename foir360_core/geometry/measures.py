@@ -57,6 +57,13 @@ def _span(used: np.ndarray) -> tuple[int, int]:
     return (int(index[0]), int(index[-1]) + 1) if index.size else (0, 0)
 
 
+def _rows_used(rows: np.ndarray) -> np.ndarray:
+    """``rows.any(axis=1)`` of a C-contiguous bool (R, C), read 8 bytes at a time when C allows."""
+    if rows.shape[1] % 8 == 0 and rows.flags.c_contiguous:
+        rows = rows.view(np.uint64)
+    return rows.any(axis=1)
+
+
 def _row_sums(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-row Σ mask·cos(lon), Σ mask·sin(lon), Σ mask, each (N, H) float32; columns used (N, W).
 
@@ -74,7 +81,7 @@ def _row_sums(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     cols = np.zeros((n, width), dtype=bool)
     for i, mask in enumerate(masks):
         if mask.T.flags.c_contiguous and not mask.flags.c_contiguous:  # longitude-major
-            cols[i] = mask.T.any(axis=1)
+            cols[i] = _rows_used(mask.T)
             lo, hi = _span(cols[i])
             sums[i] = np.einsum("kw,wh->kh", basis[:, lo:hi], mask.T[lo:hi].astype(np.float32))
         else:
@@ -91,11 +98,11 @@ def _centroids(row_cos: np.ndarray, row_sin: np.ndarray, row_cnt: np.ndarray, wi
     row_w = solid_angle_weights(height, width)[:, 0]
     cos_lat = np.cos(lat) * row_w
     sin_lat = np.sin(lat) * row_w
-    vec = np.stack(
-        [row_cos @ cos_lat, -(row_sin @ cos_lat), row_cnt @ sin_lat], axis=-1
-    ).astype(np.float64)
+    vec = np.stack([np.einsum("nh,h->n", row_cos, cos_lat),
+                    -np.einsum("nh,h->n", row_sin, cos_lat),
+                    np.einsum("nh,h->n", row_cnt, sin_lat)], axis=-1).astype(np.float64)
     norm = np.linalg.norm(vec, axis=-1, keepdims=True)
-    solid = row_cnt @ row_w
+    solid = np.einsum("nh,h->n", row_cnt, row_w)
     degenerate = norm[:, 0] <= _CANCEL_TOLERANCE * solid
     out = vec / np.where(norm > 0, norm, 1.0)
     out[degenerate] = (1.0, 0.0, 0.0)

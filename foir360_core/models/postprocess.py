@@ -63,8 +63,10 @@ def _lon_window(active_cols: np.ndarray, step: int) -> tuple[int, int, int]:
     return start, stop, 0
 
 
-def _upsample_one(logit: np.ndarray, out: np.ndarray, cut: float) -> None:
+def _upsample_one(logit: np.ndarray, out: np.ndarray, cut: float) -> bool:
     """Threshold bilinear(logit) > cut into ``out`` (W, H), which starts all False.
+
+    Returns whether any pixel passed.
 
     An output pixel is a convex combination of its 2x2 source neighbours, so it can pass
     ``cut`` only next to a source value above ``cut - tolerance``: only the window around
@@ -78,7 +80,7 @@ def _upsample_one(logit: np.ndarray, out: np.ndarray, cut: float) -> None:
     active = logit > cut - 1e-4 * (1.0 + abs(cut))
     rows = np.flatnonzero(active.any(axis=1))
     if rows.size == 0:
-        return
+        return False
     top, bottom = _aligned(max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, h),
                            h // math.gcd(h, H))
     start, stop, margin = _lon_window(active.any(axis=0), w // math.gcd(w, W))
@@ -86,12 +88,16 @@ def _upsample_one(logit: np.ndarray, out: np.ndarray, cut: float) -> None:
     resized = cv2.resize(np.ascontiguousarray(window.T), ((bottom - top) * H // h,
                          (stop - start) * W // w), interpolation=cv2.INTER_LINEAR)
     lon = np.arange((start + margin) * W // w, (stop - margin) * W // w)
-    kept = resized[margin * W // w:resized.shape[0] - margin * W // w]
-    out[lon % W, top * H // h:bottom * H // h] = kept > cut
+    passed = resized[margin * W // w:resized.shape[0] - margin * W // w] > cut
+    out[lon % W, top * H // h:bottom * H // h] = passed
+    return bool(passed.any())
 
 
-def upsample_masks(logits: np.ndarray, out_size: tuple[int, int], cut: float) -> np.ndarray:
-    """(N, h, w) mask logits → (N, H, W) bool masks ``bilinear(logits) > cut``, seam-periodic.
+def upsample_masks(
+    logits: np.ndarray, out_size: tuple[int, int], cut: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N, h, w) mask logits → (N, H, W) bool masks ``bilinear(logits) > cut``, seam-periodic,
+    and (N,) whether each mask has any pixel.
 
     The masks are laid out longitude-major (each mask's columns contiguous), which is
     COCO's column-major RLE order: ``encode_masks`` hands them to pycocotools without a
@@ -100,9 +106,10 @@ def upsample_masks(logits: np.ndarray, out_size: tuple[int, int], cut: float) ->
     """
     H, W = int(out_size[0]), int(out_size[1])
     masks = np.zeros((logits.shape[0], W, H), dtype=bool)
-    for logit, out in zip(logits.astype(np.float32, copy=False), masks, strict=True):
-        _upsample_one(logit, out, cut)
-    return masks.transpose(0, 2, 1)
+    nonempty = np.array([_upsample_one(logit, out, cut) for logit, out in
+                         zip(logits.astype(np.float32, copy=False), masks, strict=True)],
+                        dtype=bool).reshape(-1)
+    return masks.transpose(0, 2, 1), nonempty
 
 
 def exclusive_ranks(rank_logits: np.ndarray) -> np.ndarray:
@@ -177,11 +184,9 @@ def outputs_to_instances(
     H, W = int(out_size[0]), int(out_size[1])
     # sigmoid(x) > t  <=>  x > logit(t): threshold the logits, no exp overflow
     cut = float(np.log(mask_threshold / (1.0 - mask_threshold)))
-    masks = upsample_masks(mask_logits[queries], (H, W), cut)
-    lon_major = masks.transpose(0, 2, 1)  # C-contiguous: flat views and subsets never copy
-    nonempty = lon_major.reshape(len(queries), H * W).any(1)
-    if not nonempty.all():
-        queries, masks = queries[nonempty], lon_major[nonempty].transpose(0, 2, 1)
+    masks, nonempty = upsample_masks(mask_logits[queries], (H, W), cut)
+    if not nonempty.all():  # index the C-contiguous longitude-major array: keeps its layout
+        queries, masks = queries[nonempty], masks.transpose(0, 2, 1)[nonempty].transpose(0, 2, 1)
     if rank_logits is not None and len(queries):
         ranks = exclusive_ranks(_squeeze(rank_logits, 2, "rank_logits")[queries])
     else:

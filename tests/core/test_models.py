@@ -192,7 +192,7 @@ def test_upsample_masks_is_periodic():
     # column 0 becomes output columns 0-1 at 0.75 each; the columns either side of them,
     # across the seam (15) and inside (2), get 0.25
     for cut, on in ((0.7, [0, 1]), (0.2, [0, 1, 2, 15])):
-        up = upsample_masks(maps, (8, 16), cut)[0]
+        up = upsample_masks(maps, (8, 16), cut)[0][0]
         assert up.all(axis=0).tolist() == [c in on for c in range(16)]
 
 

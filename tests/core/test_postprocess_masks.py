@@ -76,7 +76,8 @@ def test_upsampled_masks_match_the_exact_bilinear_resize(low, out, seed):
     rng = np.random.default_rng(seed)
     logits = rng.normal(0.0, 3.0, size=(5, *low)).astype(np.float32)
     cut = float(rng.normal())
-    got = upsample_masks(logits, out, cut)
+    got, nonempty = upsample_masks(logits, out, cut)
+    np.testing.assert_array_equal(nonempty, got.any(axis=(1, 2)))
     exact = exact_reference(logits, out)
     differ = got != (exact > cut)
     assert not differ[~_near_cut(exact, cut, 1e-4)].any()
@@ -100,7 +101,8 @@ def blob_logits(rng: np.random.Generator, count: int, h: int, w: int) -> np.ndar
 def test_windowed_upsampling_of_compact_objects_is_exact(low, out, seed):
     rng = np.random.default_rng(200 + seed)
     logits = blob_logits(rng, 8, *low)
-    got = upsample_masks(logits, out, 0.0)
+    got, nonempty = upsample_masks(logits, out, 0.0)
+    np.testing.assert_array_equal(nonempty, got.any(axis=(1, 2)))
     exact = exact_reference(logits, out)
     differ = got != (exact > 0.0)
     assert not differ[~_near_cut(exact, 0.0, 1e-4)].any()
@@ -114,14 +116,14 @@ def test_upsampled_masks_equal_the_former_remap_where_its_grid_is_exact(low, out
     rng = np.random.default_rng(100 + seed)
     logits = rng.normal(0.0, 3.0, size=(6, *low)).astype(np.float32)
     old = remap_reference(logits, out)
-    got = upsample_masks(logits, out, 0.0)
+    got, _ = upsample_masks(logits, out, 0.0)
     differ = got != (old > 0.0)
     assert not differ[~_near_cut(old, 0.0, 1e-5)].any()
 
 
 def test_masks_come_in_pycocotools_layout_and_round_trip_without_copies():
     rng = np.random.default_rng(7)
-    masks = upsample_masks(rng.normal(size=(4, 16, 32)).astype(np.float32), (64, 128), 0.3)
+    masks, _ = upsample_masks(rng.normal(size=(4, 16, 32)).astype(np.float32), (64, 128), 0.3)
     assert np.moveaxis(masks, 0, -1).flags.f_contiguous
     rles = encode_masks(masks)
     copied = coco_mask.encode(np.asfortranarray(
