@@ -5,7 +5,8 @@ Steps: (1) keep queries whose object probability (1 − P(no object)) reaches
 overlaps an already kept one by IoU > ``dedup_iou`` (duplicate queries for one object);
 (3) cap at ``max_instances``; (4) upsample the kept mask logits to ``out_size`` with
 bilinear interpolation that wraps across the longitude seam, threshold at
-``mask_threshold`` (a probability) and drop empty masks; (5) rank by ``rank_scores``
+``mask_threshold`` (a probability) and drop empty masks; only the window each object
+can reach is resized, into the column-major layout COCO RLE reads; (5) rank by ``rank_scores``
 (unique ranks, 1 = most important), or, given the Hungarian head's ``rank_logits``, by the
 exclusive assignment of queries to rank slots (seed 002); scores are the ranks'
 ``ordinal_importance``.
