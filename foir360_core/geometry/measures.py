@@ -69,8 +69,8 @@ def _row_sums(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
 
     Everything spherical about a mask follows from these: its centroid (with the latitude
     terms), its area and solid angle from the counts, its box from the rows and columns
-    used. One mask at a time is converted to float (it stays in cache), only over the span
-    of rows or columns it touches, and multiplied with the (3, W) longitude basis in
+    used. One mask at a time is converted to float (it stays in cache), only over the box
+    of rows and columns it touches, and multiplied with the (3, W) longitude basis in
     whichever order its memory runs, so masks laid out column-major for RLE
     (``models.postprocess``) are read without a copy. The products
     are ``einsum`` loops, not BLAS: a multi-threaded BLAS on a busy CPU took 100x longer.
@@ -83,11 +83,17 @@ def _row_sums(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
         if mask.T.flags.c_contiguous and not mask.flags.c_contiguous:  # longitude-major
             cols[i] = _rows_used(mask.T)
             lo, hi = _span(cols[i])
-            sums[i] = np.einsum("kw,wh->kh", basis[:, lo:hi], mask.T[lo:hi].astype(np.float32))
+            block = mask.T[lo:hi]
+            top, bottom = _span(block.any(axis=0))
+            sums[i, :, top:bottom] = np.einsum("kw,wh->kh", basis[:, lo:hi],
+                                               block[:, top:bottom].astype(np.float32))
         else:
-            lo, hi = _span(mask.any(axis=1))
-            cols[i] = mask[lo:hi].any(axis=0)
-            sums[i, :, lo:hi] = np.einsum("hw,kw->kh", mask[lo:hi].astype(np.float32), basis)
+            top, bottom = _span(mask.any(axis=1))
+            cols[i] = mask[top:bottom].any(axis=0)
+            lo, hi = _span(cols[i])
+            sums[i, :, top:bottom] = np.einsum("hw,kw->kh",
+                                               mask[top:bottom, lo:hi].astype(np.float32),
+                                               basis[:, lo:hi])
     return sums[:, 0], sums[:, 1], sums[:, 2], cols
 
 
@@ -147,7 +153,7 @@ def _box(rows_used: np.ndarray, cols_used: np.ndarray) -> tuple[int, int, int, i
     y, h = int(rows[0]), int(rows[-1] - rows[0] + 1)
     if cols.size == width:
         return (0, y, width, h)
-    gaps = np.diff(np.r_[cols, cols[0] + width]) - 1
+    gaps = np.diff(cols, append=cols[0] + width) - 1
     k = cols.size - 1 if gaps[-1] == gaps.max() else int(np.argmax(gaps))
     x = int(cols[(k + 1) % cols.size])
     return (x, y, int(width - gaps[k]), h)

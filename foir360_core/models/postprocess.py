@@ -55,7 +55,7 @@ def _lon_window(active_cols: np.ndarray, step: int) -> tuple[int, int, int]:
     """
     w = active_cols.size
     cols = np.flatnonzero(active_cols)
-    gaps = np.diff(np.r_[cols, cols[0] + w]) - 1
+    gaps = np.diff(cols, append=cols[0] + w) - 1
     k = int(np.argmax(gaps))
     first, length = int(cols[(k + 1) % cols.size]), int(w - gaps[k])
     start, stop = _aligned(first - 1, first + length + 1, step)
