@@ -177,11 +177,11 @@ def main() -> int:
             nets[f"full {size[0]}x{size[1]}"] = network_runner(full, size)
             nets[f"backbone {size[0]}x{size[1]}"] = network_runner(backbone, size)
         types = rosbags_types()
-        ranker_opts = {"backend": "onnxruntime", "threads": 1, "cache_dir": tmp / "cache"}
-        native = Ranker(checkpoint, **ranker_opts)
+        ranker_opts = {"backend": "onnxruntime", "threads": 1, "cache_dir": str(tmp / "cache")}
+        native = Ranker(str(checkpoint), **ranker_opts)
         pipeline = RankingPipeline(native, types, mask_height=NODE_MASK_HEIGHT)
-        wide = RankingPipeline(Ranker(checkpoint, input_size=large, **ranker_opts), types,
-                               mask_height=NODE_MASK_HEIGHT)
+        wide = RankingPipeline(Ranker(str(checkpoint), input_height=large[0], **ranker_opts),
+                               types, mask_height=NODE_MASK_HEIGHT)
         frames = {h: frame_message(types, h, synthetic(h)) for h in heights}
         photo, photo_what = photo_4096()
 

@@ -158,7 +158,9 @@ def test_post_processing_publishes_the_former_bytes_on_model_like_outputs():
     class_logits[:, 0] += 1.0
     rank_scores = rng.normal(size=nq)
     for out in ((512, 1024), (128, 256)):
-        inst = outputs_to_instances(class_logits, mask_logits, rank_scores, out_size=out,
+        outputs = {"class_logits": class_logits, "mask_logits": mask_logits,
+                   "rank_scores": rank_scores}
+        inst = outputs_to_instances(outputs, rank_head="sequential", out_size=out,
                                     score_threshold=0.0, max_instances=20)
         assert len(inst) >= 10
         old = remap_reference(mask_logits, out) > 0.0
