@@ -227,15 +227,17 @@ class RankerNode(Node):
         self.ranked_pub.publish(result.ranked)
         if self.detections_pub is not None:
             self.detections_pub.publish(self.pipeline.detections(result))
-        if self.label_pub is not None and self.label_pub.get_subscription_count():
-            self.label_pub.publish(self.pipeline.label_image(result))
-        if self.overlay_pub is not None and self.overlay_pub.get_subscription_count():
-            self.overlay_pub.publish(self.pipeline.overlay(result))
         publish_ms = (time.perf_counter() - start) * 1e3
         stamp = msg.header.stamp
         now_ns = self.get_clock().now().nanoseconds
         latency_ms = (now_ns - (stamp.sec * 1_000_000_000 + stamp.nanosec)) / 1e6
         self.stats.frame_done({**result.timings_ms, "publish": publish_ms}, latency_ms)
+        # Debug pictures only after the answer is out and counted: the overlay (~110 ms at
+        # 2048x1024) must not delay the ranked message nor inflate its reported latency.
+        if self.label_pub is not None and self.label_pub.get_subscription_count():
+            self.label_pub.publish(self.pipeline.label_image(result))
+        if self.overlay_pub is not None and self.overlay_pub.get_subscription_count():
+            self.overlay_pub.publish(self.pipeline.overlay(result))
 
     # --- watchdogs --------------------------------------------------------------------------
     def _on_incompatible_qos(self, event) -> None:

@@ -191,9 +191,9 @@ def annotations_for(
     """COCO annotation dicts for one panorama's instances, ids from ``first_id``."""
     anns = []
     for i, (rle, geom) in enumerate(zip(instances.to_rle(), instances.geometry, strict=True)):
-        ys, xs = np.nonzero(instances.masks[i])
-        plain = [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),
-                 int(ys.max() - ys.min() + 1)] if xs.size else [0, 0, 0, 0]
+        cols = np.flatnonzero(instances.masks[i].any(axis=0))  # no per-pixel index arrays
+        _, y, _, h = geom.bbox_xywh  # the seam-aware box spans the same rows
+        plain = [int(cols[0]), y, int(cols[-1] - cols[0] + 1), h] if cols.size else [0, 0, 0, 0]
         ann = {"id": first_id + i, "image_id": record.id,
                "category_id": int(instances.class_ids[i]), "iscrowd": 0,
                "segmentation": rle, "area": geom.area_px, "bbox": plain,
