@@ -26,9 +26,11 @@ EXTRAS = {
     "tensorrt": ["tensorrt>=10", "cuda-python>=12"],
     "label": ["patchmatch-cython>=0.2"],
     "ros": ROS_KILTED,
+    "tracking": ["motmetrics>=1.4"],
     "dev": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6", "playwright>=1.45"],
 }
-EXTRAS["all"] = sorted({dep for name in ("torch", "onnx", "label") for dep in EXTRAS[name]})
+EXTRAS["all"] = sorted({dep for name in ("torch", "onnx", "label", "tracking")
+                          for dep in EXTRAS[name]})
 
 setup(
     name="foir360",

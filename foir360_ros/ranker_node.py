@@ -29,6 +29,7 @@ from rclpy.qos import (
     qos_check_compatible,
 )
 
+from foir360_core.tracking import TrackerSettings
 from foir360_ros.diagnostics import NodeStats, diagnostic_array
 from foir360_ros.images import BadFrameError
 from foir360_ros.interfaces import DETECTIONS, rclpy_types
@@ -52,6 +53,7 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "max_instances": (50, "publish at most this many instances per frame"),
     "mask_height": (512, "rows of the published masks (width = 2x); 0 = image resolution"),
     "warmup": (True, "rank one blank frame before subscribing"),
+    "tracking": (True, "track instances across frames (track ids, smoothed rank order)"),
     "output_reliability": ("reliable", "output QoS reliability: reliable or best_effort"),
     "output_depth": (1, "output QoS keep-last depth"),
     "publish_detections": (True, "publish ~/detections when vision_msgs is installed"),
@@ -117,7 +119,8 @@ class RankerNode(Node):
         logging.getLogger("foir360_core").setLevel(logging.INFO)
         self.pipeline = RankingPipeline(
             ranker if ranker is not None else self._load_ranker(), self.types,
-            mask_height=int(self.p["mask_height"]), strict_erp=bool(self.p["strict_erp"]))
+            mask_height=int(self.p["mask_height"]), strict_erp=bool(self.p["strict_erp"]),
+            tracking=TrackerSettings(enabled=bool(self.p["tracking"])))
         self.backend = str(self.pipeline.ranker.info.get("backend", "unknown"))
         if self.p["warmup"]:
             self._warm_up()

@@ -4,8 +4,10 @@ Offline (default) runs the node's own conversion and Ranker code over the bag wi
 runtime and writes the ranked instances into a new bag with the original timestamps. With
 --live the frames are published at the recorded rate into a running ranker node and what it
 publishes is recorded. Either way a report (frames, rejected frames, throughput, latency per
-stage, rank stability between consecutive frames, and with --gt the metrics of every profile)
-is printed and saved as JSON.
+stage, rank stability between consecutive frames for the published and the raw per-frame
+ranks, and with --gt the metrics of every profile and, when the ground truth has track ids,
+IDF1 / ID switches / MOTA computed by motmetrics) is printed and saved as JSON. Offline replay
+tracks instances across frames exactly like the node (--no-tracking turns it off).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlay", action="store_true", help="also write debug overlay images")
     parser.add_argument("--detections", action="store_true",
                         help="also write vision_msgs/Detection2DArray messages")
+    parser.add_argument("--no-tracking", action="store_true",
+                        help="rank every frame alone (no track ids, no smoothed order); the "
+                             "default tracks like the node")
     parser.add_argument("--no-strict-erp", action="store_true",
                         help="rank frames that are not 2:1 instead of rejecting them")
     parser.add_argument("--report", type=Path,
@@ -71,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _offline(args: argparse.Namespace, acc):
     from foir360_core.runtime import Ranker
+    from foir360_core.tracking import TrackerSettings
     from foir360_ros.replay.bags import ReplayError
     from foir360_ros.replay.offline import replay_offline
 
@@ -88,7 +94,8 @@ def _offline(args: argparse.Namespace, acc):
     return replay_offline(args.bag, args.image_topic, args.out, ranker, acc=acc,
                           storage=args.storage, mask_height=mask_height,
                           strict_erp=not args.no_strict_erp, overlay=args.overlay,
-                          detections=args.detections)
+                          detections=args.detections,
+                          tracking=TrackerSettings(enabled=not args.no_tracking))
 
 
 def _live(args: argparse.Namespace, acc):
