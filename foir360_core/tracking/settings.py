@@ -27,7 +27,7 @@ class TrackerSettings:
     """Mask IoU from which a pair is admissible whatever its centroids' distance."""
     max_angle_deg: float = 12.0
     """Centroid distance (degrees on the sphere) up to which a pair is admissible."""
-    max_misses: int = 5
+    max_misses: int = 10
     """Frames a track survives without a detection before it ends (its id is never reused)."""
     smoothing: bool = True
     """Publish the order of the smoothed importance (with hysteresis) instead of the raw one."""
