@@ -54,6 +54,14 @@ def sequence(tmp_path_factory):
     return root, list(render_sequence(SEED, SETTINGS))
 
 
+@pytest.fixture(scope="module")
+def short_sequence(tmp_path_factory):
+    """8 frames: enough for the tiny model (seconds per frame on a loaded CI machine)."""
+    root = tmp_path_factory.mktemp("short")
+    write_sequence(root, SEED, SequenceSettings(frames=8, height=64, yaw_deg=3.0))
+    return root
+
+
 def _report(path):
     return json.loads(path.read_text())
 
@@ -85,11 +93,11 @@ def test_node_bag_replay_metrics_keep_ids_on_ground_truth_masks(sequence, tmp_pa
 
 
 def test_offline_replay_tracks_like_the_node_and_reports_raw_and_smoothed(
-        sequence, tiny_model, tmp_path):
+        short_sequence, tiny_model, tmp_path):
     """The real (tiny) model: tracking figures exist; --no-tracking publishes track_id 0."""
     from tests.ros.test_replay import _read
 
-    root, _ = sequence
+    root = short_sequence
     common = ["--image-topic", IMAGE_TOPIC, "--model", str(tiny_model), "--backend", "torch",
               "--score-threshold", "0", "--max-instances", "6", "--gt", str(root / "masks.json")]
     assert foir360(["replay", str(root / "bag"), "--out", str(tmp_path / "on"), *common]) == 0
@@ -111,7 +119,7 @@ def test_offline_replay_tracks_like_the_node_and_reports_raw_and_smoothed(
     by_stamp: dict[int, dict] = {}
     for topic, ts, msg in _read(tmp_path / "off"):
         by_stamp.setdefault(ts, {})[topic.rsplit("/", 1)[-1]] = msg
-    assert len(by_stamp) == SETTINGS.frames
+    assert len(by_stamp) == 8
     for outputs in by_stamp.values():
         ranked, detections = outputs["ranked_instances"], outputs["detections"]
         assert all(i.track_id == 0 and i.rank == i.raw_rank for i in ranked.instances)
