@@ -33,7 +33,7 @@ class TrackerSettings:
     """Publish the order of the smoothed importance (with hysteresis) instead of the raw one."""
     ema_alpha: float = 0.3
     """Weight of the newest frame in the exponential moving average of a track's importance."""
-    hysteresis: float = 0.1
+    hysteresis: float = 0.15
     """Smoothed-importance margin by which an object must beat the one ranked above it to pass."""
     max_gap_s: float = 2.0
     """A stamp gap longer than this resets the tracks (0 = never); see Tracker.update."""
