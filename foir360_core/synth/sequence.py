@@ -56,6 +56,8 @@ class SequenceSettings:
     """Largest object speed (each object draws a random one up to this)."""
     n_objects: tuple[int, int] = (6, 10)
     t0_ns: int = DEFAULT_T0_NS
+    min_pixels: int | None = None
+    """Smallest visible area kept as an instance (default: as for still panoramas)."""
 
     def __post_init__(self) -> None:
         if self.frames < 1:
@@ -163,6 +165,7 @@ class SequenceScene:
             local.append(obj)
         background = dataclasses.replace(self.background, sun=rotation.T @ self.background.sun)
         pano = render_scene(local, background, self.settings.height,
+                            min_pixels=self.settings.min_pixels,
                             backdrop=self._turned_backdrop(rotation))
         ids = np.array([local.index(o) + 1 for o in pano.objects], dtype=np.int64)
         return SequenceFrame(index, self.settings.stamp_ns(index), pano.image, pano.instances,

@@ -1,9 +1,10 @@
 """Which detection of the new frame continues which track: one-to-one, on the sphere.
 
-The cost of pairing a track with a detection is ``(1 - IoU) + angle / max_angle``: mask
-overlap at mask resolution (pycocotools on the RLEs the message carries anyway, so no mask is
-decoded) plus the angular distance between the detection's spherical centroid and the track's
-predicted one. Pairs outside both gates (IoU < min_iou and angle > max_angle) are not allowed.
+The cost of pairing a track with a detection is ``(1 - IoU) + angle / max_angle`` (plus
+``class_mismatch_cost`` when their classes differ): mask overlap at mask resolution
+(pycocotools on the RLEs the message carries anyway, so no mask is decoded) plus the angular
+distance between the detection's spherical centroid and the track's predicted one. Pairs
+outside both gates (IoU < min_iou and angle > max_angle) are not allowed.
 scipy's Hungarian solver (``linear_sum_assignment``) then picks the cheapest one-to-one set.
 """
 
@@ -37,14 +38,18 @@ def angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(cos))
 
 
-def associate(iou: np.ndarray, angle: np.ndarray,
+def associate(iou: np.ndarray, angle: np.ndarray, other_class: np.ndarray,
               settings: TrackerSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (track rows, detection cols) of the cheapest admissible one-to-one pairing."""
+    """Index pairs (track rows, detection cols) of the cheapest admissible one-to-one pairing.
+
+    ``other_class`` (T, D) bool marks pairs whose class ids differ.
+    """
     if iou.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     admissible = (iou >= settings.min_iou) | (angle <= settings.max_angle_deg)
     scale = max(settings.max_angle_deg, 1e-6)
-    cost = np.where(admissible, (1.0 - iou) + angle / scale, _FORBIDDEN)
+    pair_cost = (1.0 - iou) + angle / scale + settings.class_mismatch_cost * other_class
+    cost = np.where(admissible, pair_cost, _FORBIDDEN)
     rows, cols = linear_sum_assignment(cost)
     keep = admissible[rows, cols]
     return rows[keep].astype(np.int64), cols[keep].astype(np.int64)

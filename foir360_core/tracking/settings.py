@@ -27,6 +27,9 @@ class TrackerSettings:
     """Mask IoU from which a pair is admissible whatever its centroids' distance."""
     max_angle_deg: float = 12.0
     """Centroid distance (degrees on the sphere) up to which a pair is admissible."""
+    class_mismatch_cost: float = 0.5
+    """Extra cost of pairing a track with a detection of another class (0 = class-agnostic).
+    A cost rather than a ban, so a class that flickers does not break the track."""
     max_misses: int = 10
     """Frames a track survives without a detection before it ends (its id is never reused)."""
     smoothing: bool = True
@@ -44,6 +47,8 @@ class TrackerSettings:
             problems.append(f"min_iou must be in (0, 1] (got {self.min_iou})")
         if not 0.0 <= self.max_angle_deg <= 180.0:
             problems.append(f"max_angle_deg must be in [0, 180] (got {self.max_angle_deg})")
+        if self.class_mismatch_cost < 0.0:
+            problems.append(f"class_mismatch_cost must be >= 0 (got {self.class_mismatch_cost})")
         if self.max_misses < 0:
             problems.append(f"max_misses must be >= 0 (got {self.max_misses})")
         if not 0.0 < self.ema_alpha <= 1.0:

@@ -45,7 +45,8 @@ class Detections:
 
     ``rles``: COCO RLEs at mask resolution ``size`` (h, w); ``directions``: (N, 3) unit
     spherical centroids; ``importance``: (N,) raw importance, higher = more important;
-    ``raw_ranks``: the per-frame ranks (unique 1..N); ``stamp_ns``: the frame's capture time.
+    ``raw_ranks``: the per-frame ranks (unique 1..N); ``stamp_ns``: the frame's capture time;
+    ``class_ids``: (N,) classes (None = all one class).
     """
 
     rles: list[dict]
@@ -54,6 +55,7 @@ class Detections:
     raw_ranks: np.ndarray
     size: tuple[int, int]
     stamp_ns: int | None = None
+    class_ids: np.ndarray | None = None
 
     @classmethod
     def from_instances(cls, instances: PanoInstances, stamp_ns: int | None = None,
@@ -73,7 +75,7 @@ class Detections:
         return cls(rles=rles if rles is not None else instances.to_rle(),
                    directions=directions, importance=np.asarray(importance, np.float64),
                    raw_ranks=np.asarray(ranks, np.int64), size=instances.image_size,
-                   stamp_ns=stamp_ns)
+                   stamp_ns=stamp_ns, class_ids=instances.class_ids)
 
 
 @dataclass(frozen=True)
@@ -104,12 +106,18 @@ class _Track:
     first_stamp_ns: int | None
     smoothed: float
     rank: int
+    class_id: int = 0
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))
     misses: int = 0
 
     def predicted(self) -> np.ndarray:
         """Where the centroid should be now: moved on by the last per-frame angular velocity."""
         return rotate(self.direction, self.velocity * (self.misses + 1))
+
+
+def _classes(det: Detections) -> np.ndarray:
+    n = len(det.rles)
+    return np.zeros(n, np.int64) if det.class_ids is None else np.asarray(det.class_ids, np.int64)
 
 
 class Tracker:
@@ -167,11 +175,14 @@ class Tracker:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         iou = mask_iou(coco_rles([t.rle for t in self._tracks]), coco_rles(det.rles))
         angle = angles_deg(np.array([t.predicted() for t in self._tracks]), det.directions)
-        return associate(iou, angle, self.settings)
+        classes = _classes(det)
+        other = np.array([t.class_id for t in self._tracks])[:, None] != classes[None, :]
+        return associate(iou, angle, other, self.settings)
 
     def _advance(self, det: Detections, track_of: dict[int, int]) -> list[_Track]:
         """Update matched tracks, age the missed ones, open new ones; one track per detection."""
         alpha = self.settings.ema_alpha if self.settings.smoothing else 1.0
+        classes = _classes(det)
         matched: list[_Track] = []
         for index in range(len(det.rles)):
             raw = float(det.importance[index])
@@ -186,6 +197,7 @@ class Tracker:
                 track = _Track(self._next_id, det.rles[index], direction, self._frame,
                                det.stamp_ns, smoothed=raw, rank=0)
                 self._next_id += 1
+            track.class_id = int(classes[index])
             matched.append(track)
         seen = set(track_of.values())
         survivors = []

@@ -84,7 +84,7 @@ def test_an_object_passing_a_pole_keeps_its_id(sequence, tracked):
     _one_id_each(sequence, tracked, polar)
 
 
-def _detections(directions_deg, importance, stamp, size=(64, 128)) -> Detections:
+def _detections(directions_deg, importance, stamp, size=(64, 128), classes=None) -> Detections:
     """Square masks at the given (lon, lat) degrees on a small ERP grid."""
     from foir360_core.geometry import lonlat_to_pixel, lonlat_to_vector
 
@@ -94,10 +94,23 @@ def _detections(directions_deg, importance, stamp, size=(64, 128)) -> Detections
         cols = np.arange(int(u) - 3, int(u) + 4) % size[1]
         masks[k, max(int(v) - 3, 0):int(v) + 4][:, cols] = True
     instances = PanoInstances(masks=masks, scores=np.asarray(importance, float),
-                              ranks=ranks_from_scores(np.asarray(importance, float)))
+                              ranks=ranks_from_scores(np.asarray(importance, float)),
+                              class_ids=classes)
     det = Detections.from_instances(instances, stamp)
     dirs = np.array([lonlat_to_vector(np.radians(a), np.radians(b)) for a, b in directions_deg])
-    return Detections(det.rles, dirs.reshape(-1, 3), det.importance, det.raw_ranks, size, stamp)
+    return Detections(det.rles, dirs.reshape(-1, 3), det.importance, det.raw_ranks, size, stamp,
+                      det.class_ids)
+
+
+def test_a_detection_of_the_same_class_is_preferred():
+    tracker = Tracker()
+    tracker.update(_detections([(0, 0)], [1.0], T0, classes=[3]))
+    out = tracker.update(_detections([(2, 0), (4, 0)], [1.0, 0.5], T0 + PERIOD, classes=[1, 3]))
+    assert out.track_ids.tolist() == [2, 1]
+    agnostic = Tracker(TrackerSettings(class_mismatch_cost=0.0))
+    agnostic.update(_detections([(0, 0)], [1.0], T0, classes=[3]))
+    out = agnostic.update(_detections([(2, 0), (4, 0)], [1.0, 0.5], T0 + PERIOD, classes=[1, 3]))
+    assert out.track_ids.tolist() == [1, 2]
 
 
 def test_ids_are_never_reused_and_tracks_survive_short_misses():
