@@ -13,7 +13,7 @@
    replay report's measure, foir360_ros.replay.stability), and SOR (foir360 profile) against
    per-frame teacher labels (``foir360 label --inpaint telea`` on the frames and GT masks).
    Aims: smoothing cuts top-1 changes by at least half; SOR drops by no more than 0.01.
-   The defaults (ema_alpha 0.3, hysteresis 0.15) were picked on seeds 0 and 1; the figures
+   The defaults (rank_ema_alpha 0.3, rank_hysteresis 0.15) were picked on seeds 0 and 1; the figures
    here are on seeds 2 and 3.
 3. Cost: ``Tracker.update`` with 20 instances at mask resolution 512x1024 (wall and process
    CPU time per frame, median), beside the RLE encoding the message needs anyway and the
@@ -157,11 +157,11 @@ def part2(seeds: list[int], frames: int, height: int, tmp: Path):
           f"({info['backend']}, input {info['input_size']}) on {len(seeds)} sequences of "
           f"{frames} frames at {2 * height}x{height}; teacher = foir360 label --inpaint telea")
     settings = {
-        "raw (smoothing off)": TrackerSettings(smoothing=False),
+        "raw (smoothing off)": TrackerSettings(rank_smoothing=False),
         "smoothed (defaults)": TrackerSettings(),
-        "smoothed, no hysteresis": TrackerSettings(hysteresis=0.0),
-        "smoothed, alpha 0.5": TrackerSettings(ema_alpha=0.5),
-        "smoothed, hysteresis 0.3": TrackerSettings(hysteresis=0.3),
+        "smoothed, no hysteresis": TrackerSettings(rank_hysteresis=0.0),
+        "smoothed, alpha 0.5": TrackerSettings(rank_ema_alpha=0.5),
+        "smoothed, hysteresis 0.3": TrackerSettings(rank_hysteresis=0.3),
     }
     ranked = []
     for seed in seeds:

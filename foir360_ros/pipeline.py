@@ -70,7 +70,7 @@ class RankingPipeline:
         self.types = types
         self.mask_height = mask_height
         self.strict_erp = strict_erp
-        self.tracker = Tracker(tracking) if tracking is not None and tracking.enabled else None
+        self.tracker = Tracker(tracking) if tracking is not None and tracking.tracking else None
         info = ranker.info
         self.model = ModelInfo(
             name=str(info["model_name"]), version=str(info["model_version"]),

@@ -120,7 +120,7 @@ class RankerNode(Node):
         self.pipeline = RankingPipeline(
             ranker if ranker is not None else self._load_ranker(), self.types,
             mask_height=int(self.p["mask_height"]), strict_erp=bool(self.p["strict_erp"]),
-            tracking=TrackerSettings(enabled=bool(self.p["tracking"])))
+            tracking=TrackerSettings(tracking=bool(self.p["tracking"])))
         self.backend = str(self.pipeline.ranker.info.get("backend", "unknown"))
         if self.p["warmup"]:
             self._warm_up()

@@ -1,10 +1,10 @@
 """Which detection of the new frame continues which track: one-to-one, on the sphere.
 
-The cost of pairing a track with a detection is ``(1 - IoU) + angle / max_angle`` (plus
-``class_mismatch_cost`` when their classes differ): mask overlap at mask resolution
+The cost of pairing a track with a detection is ``(1 - IoU) + angle / track_max_angle_deg``
+(plus ``track_class_mismatch_cost`` when their classes differ): mask overlap at mask resolution
 (pycocotools on the RLEs the message carries anyway, so no mask is decoded) plus the angular
 distance between the detection's spherical centroid and the track's predicted one. Pairs
-outside both gates (IoU < min_iou and angle > max_angle) are not allowed.
+outside both gates (IoU < track_min_iou and angle > track_max_angle_deg) are not allowed.
 scipy's Hungarian solver (``linear_sum_assignment``) then picks the cheapest one-to-one set.
 """
 
@@ -46,9 +46,9 @@ def associate(iou: np.ndarray, angle: np.ndarray, other_class: np.ndarray,
     """
     if iou.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    admissible = (iou >= settings.min_iou) | (angle <= settings.max_angle_deg)
-    scale = max(settings.max_angle_deg, 1e-6)
-    pair_cost = (1.0 - iou) + angle / scale + settings.class_mismatch_cost * other_class
+    admissible = (iou >= settings.track_min_iou) | (angle <= settings.track_max_angle_deg)
+    scale = max(settings.track_max_angle_deg, 1e-6)
+    pair_cost = (1.0 - iou) + angle / scale + settings.track_class_mismatch_cost * other_class
     cost = np.where(admissible, pair_cost, _FORBIDDEN)
     rows, cols = linear_sum_assignment(cost)
     keep = admissible[rows, cols]

@@ -10,7 +10,7 @@ Bad input never raises; it resets the tracks (with a warning) by these rules:
 * a frame whose mask size differs from the last frame's (the camera or ``mask_height`` changed);
 * a frame whose stamp is older than the last one (a bag replayed again or out of order, a clock
   reset): its tracks would be matched against the future;
-* a stamp gap longer than ``max_gap_s`` (the scene may have changed completely).
+* a stamp gap longer than ``track_max_gap_s`` (the scene may have changed completely).
 
 Frames without a stamp (``stamp_ns=None``) and frames with the same stamp as the last simply
 continue the tracks.
@@ -133,7 +133,7 @@ class Tracker:
 
     @property
     def active_tracks(self) -> int:
-        """Tracks alive now (seen in the last ``max_misses`` + 1 frames)."""
+        """Tracks alive now (seen in the last ``track_max_misses`` + 1 frames)."""
         return len(self._tracks)
 
     def reset(self) -> None:
@@ -166,8 +166,9 @@ class Tracker:
             return (f"frame stamp {det.stamp_ns} ns is older than the last one "
                     f"({self._stamp_ns} ns): replayed or out-of-order input, or a clock reset")
         gap_s = (det.stamp_ns - self._stamp_ns) / 1e9
-        if self.settings.max_gap_s > 0 and gap_s > self.settings.max_gap_s:
-            return f"{gap_s:.2f} s without a frame (max_gap_s {self.settings.max_gap_s})"
+        limit = self.settings.track_max_gap_s
+        if limit > 0 and gap_s > limit:
+            return f"{gap_s:.2f} s without a frame (track_max_gap_s {limit})"
         return None
 
     def _associate(self, det: Detections) -> tuple[np.ndarray, np.ndarray]:
@@ -181,7 +182,7 @@ class Tracker:
 
     def _advance(self, det: Detections, track_of: dict[int, int]) -> list[_Track]:
         """Update matched tracks, age the missed ones, open new ones; one track per detection."""
-        alpha = self.settings.ema_alpha if self.settings.smoothing else 1.0
+        alpha = self.settings.rank_ema_alpha if self.settings.rank_smoothing else 1.0
         classes = _classes(det)
         matched: list[_Track] = []
         for index in range(len(det.rles)):
@@ -204,16 +205,16 @@ class Tracker:
         for row, track in enumerate(self._tracks):
             if row not in seen:
                 track.misses += 1
-                if track.misses <= self.settings.max_misses:
+                if track.misses <= self.settings.track_max_misses:
                     survivors.append(track)
         self._tracks = survivors + matched
         return matched
 
     def _publish(self, det: Detections, tracks: list[_Track], reason: str | None) -> TrackedFrame:
         smoothed = np.array([t.smoothed for t in tracks], np.float64)
-        if self.settings.smoothing:
+        if self.settings.rank_smoothing:
             ranks = hysteresis_order(smoothed, np.array([t.rank for t in tracks], np.int64),
-                                     self.settings.hysteresis)
+                                     self.settings.rank_hysteresis)
         else:
             ranks = np.asarray(det.raw_ranks, np.int64)
         for track, rank in zip(tracks, ranks, strict=True):

@@ -95,7 +95,7 @@ def _offline(args: argparse.Namespace, acc):
                           storage=args.storage, mask_height=mask_height,
                           strict_erp=not args.no_strict_erp, overlay=args.overlay,
                           detections=args.detections,
-                          tracking=TrackerSettings(enabled=not args.no_tracking))
+                          tracking=TrackerSettings(tracking=not args.no_tracking))
 
 
 def _live(args: argparse.Namespace, acc):

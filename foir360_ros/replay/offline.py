@@ -43,7 +43,7 @@ def replay_offline(
     """Rank ``topic`` of ``bag`` into the new bag ``out``, keeping each frame's bag timestamp.
 
     ``tracking`` (default: the node's default settings, tracking on) tracks frames in bag order
-    exactly as the node does; ``TrackerSettings(enabled=False)`` ranks every frame alone.
+    exactly as the node does; ``TrackerSettings(tracking=False)`` ranks every frame alone.
     """
     typestore = rosbags_typestore()
     pipeline = RankingPipeline(ranker, rosbags_types(typestore), mask_height=mask_height,

@@ -107,14 +107,14 @@ def test_a_detection_of_the_same_class_is_preferred():
     tracker.update(_detections([(0, 0)], [1.0], T0, classes=[3]))
     out = tracker.update(_detections([(2, 0), (4, 0)], [1.0, 0.5], T0 + PERIOD, classes=[1, 3]))
     assert out.track_ids.tolist() == [2, 1]
-    agnostic = Tracker(TrackerSettings(class_mismatch_cost=0.0))
+    agnostic = Tracker(TrackerSettings(track_class_mismatch_cost=0.0))
     agnostic.update(_detections([(0, 0)], [1.0], T0, classes=[3]))
     out = agnostic.update(_detections([(2, 0), (4, 0)], [1.0, 0.5], T0 + PERIOD, classes=[1, 3]))
     assert out.track_ids.tolist() == [1, 2]
 
 
 def test_ids_are_never_reused_and_tracks_survive_short_misses():
-    tracker = Tracker(TrackerSettings(max_misses=2))
+    tracker = Tracker(TrackerSettings(track_max_misses=2))
     first = tracker.update(_detections([(0, 0), (90, 0)], [1.0, 0.5], T0))
     assert first.track_ids.tolist() == [1, 2] and first.age_frames.tolist() == [0, 0]
     tracker.update(_detections([(0, 0)], [1.0], T0 + PERIOD))
@@ -161,8 +161,8 @@ def test_a_frame_size_change_resets_with_a_warning(caplog):
 
 
 def test_hysteresis_stops_near_equal_objects_from_swapping():
-    tracker = Tracker(TrackerSettings(ema_alpha=0.3, hysteresis=0.1))
-    raw_off = Tracker(TrackerSettings(smoothing=False))
+    tracker = Tracker(TrackerSettings(rank_ema_alpha=0.3, rank_hysteresis=0.1))
+    raw_off = Tracker(TrackerSettings(rank_smoothing=False))
     published, raw = [], []
     for k in range(20):  # two objects whose raw order alternates every frame
         imp = [1.0, 0.9] if k % 2 else [0.9, 1.0]
@@ -190,9 +190,9 @@ def test_hysteresis_order_is_a_plain_sort_without_margin_and_always_a_permutatio
 
 
 def test_settings_are_checked_with_the_name_and_the_range():
-    expected = r"max_misses must be >= 0.*ema_alpha must be in \(0, 1\]"
+    expected = r"track_max_misses must be >= 0.*rank_ema_alpha must be in \(0, 1\]"
     with pytest.raises(TrackerSettingsError, match=expected):
-        TrackerSettings(ema_alpha=0.0, max_misses=-1)
+        TrackerSettings(rank_ema_alpha=0.0, track_max_misses=-1)
 
 
 def test_motmetrics_counts_an_identity_switch():
