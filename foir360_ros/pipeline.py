@@ -24,7 +24,7 @@ from foir360_ros.images import (
 )
 from foir360_ros.interfaces import MessageTypes
 from foir360_ros.ranked import (
-    ModelInfo,
+    ProducerInfo,
     instances_to_msg,
     label_image,
     ranked_to_detections,
@@ -72,7 +72,7 @@ class RankingPipeline:
         self.strict_erp = strict_erp
         self.tracker = Tracker(tracking) if tracking is not None and tracking.tracking else None
         info = ranker.info
-        self.model = ModelInfo(
+        self.model = ProducerInfo(
             name=str(info["model_name"]), version=str(info["model_version"]),
             class_names=tuple(str(c) for c in info["class_names"]))
 

@@ -20,8 +20,11 @@ UINT16_MAX = np.iinfo(np.uint16).max
 
 
 @dataclass(frozen=True)
-class ModelInfo:
-    """What every ranked message says about its producer."""
+class ProducerInfo:
+    """The model that produced a ranked message: its name, version and class names.
+
+    (Not the model contract: that is ``foir360_core.models.artifact.ModelInfo``.)
+    """
 
     name: str
     version: str
@@ -58,7 +61,7 @@ def instances_to_msg(
     instances: PanoInstances,
     *,
     image_size: tuple[int, int],
-    model: ModelInfo,
+    model: ProducerInfo,
     tracked: TrackedFrame | None = None,
     rles: list[dict] | None = None,
 ):

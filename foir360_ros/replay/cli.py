@@ -16,7 +16,14 @@ import argparse
 import logging
 from pathlib import Path
 
+from foir360_core.cli.settings_args import add_settings_arguments, settings_from_args
+from foir360_core.settings import RankerSettings, SettingsError
+from foir360_core.tracking import TrackerSettings
+
 log = logging.getLogger(__name__)
+
+# `foir360 replay`: registered through setup.py's foir360.commands entry point
+HELP = "rank a rosbag2 bag offline or via a live node; report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,9 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sensor_msgs/Image or CompressedImage topic in the bag")
     parser.add_argument("--out", type=Path, required=True,
                         help="output bag folder (must not exist)")
-    parser.add_argument("--model", help="checkpoint, ONNX or engine (default: the shipped model)")
-    parser.add_argument("--backend", default="auto",
-                        help="auto, tensorrt, onnxruntime or torch (default: auto)")
     parser.add_argument("--gt", type=Path,
                         help="foir360 dataset JSON whose images carry stamp_ns (frame stamps)")
     parser.add_argument("--live", action="store_true",
@@ -37,18 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mask-height", type=int, default=None,
                         help="mask rows (width 2x; 0 = image size). Default 512, or the image "
                              "size with --gt so that metrics are exact")
-    parser.add_argument("--score-threshold", type=float, default=0.5)
-    parser.add_argument("--max-instances", type=int, default=50)
     parser.add_argument("--overlay", action="store_true", help="also write debug overlay images")
     parser.add_argument("--detections", action="store_true",
                         help="also write vision_msgs/Detection2DArray messages")
-    parser.add_argument("--no-tracking", action="store_true",
-                        help="rank every frame alone (no track ids, no smoothed order); the "
-                             "default tracks like the node")
     parser.add_argument("--no-strict-erp", action="store_true",
                         help="rank frames that are not 2:1 instead of rejecting them")
     parser.add_argument("--report", type=Path,
                         help="report JSON path (default: OUT_report.json beside the bag)")
+    add_settings_arguments(parser.add_argument_group("ranker settings (offline)"),
+                           RankerSettings)
+    add_settings_arguments(parser.add_argument_group(
+        "tracking (offline; the node's parameters of the same names)"), TrackerSettings)
     live = parser.add_argument_group("--live options")
     live.add_argument("--publish-topic", help="topic to publish frames on (default: the bag's)")
     live.add_argument("--ranked-topic", default="/foir360_ranker/ranked_instances",
@@ -76,7 +79,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _offline(args: argparse.Namespace, acc):
     from foir360_core.runtime import Ranker
-    from foir360_core.tracking import TrackerSettings
     from foir360_ros.replay.bags import ReplayError
     from foir360_ros.replay.offline import replay_offline
 
@@ -87,15 +89,18 @@ def _offline(args: argparse.Namespace, acc):
         raise ReplayError("--gt needs masks at image resolution for exact metrics; drop "
                           "--mask-height or pass --mask-height 0")
     try:
-        ranker = Ranker(args.model, backend=args.backend, score_threshold=args.score_threshold,
-                        max_instances=args.max_instances)
+        tracking = settings_from_args(TrackerSettings, args)
+    except SettingsError as err:
+        raise ReplayError(str(err)) from None
+    try:
+        ranker = Ranker(settings=settings_from_args(RankerSettings, args))
     except Exception as err:  # missing file, no backend, bad metadata: all end the run here
         raise ReplayError(f"cannot load model {args.model or '(shipped default)'}: {err}") from err
     return replay_offline(args.bag, args.image_topic, args.out, ranker, acc=acc,
                           storage=args.storage, mask_height=mask_height,
                           strict_erp=not args.no_strict_erp, overlay=args.overlay,
                           detections=args.detections,
-                          tracking=TrackerSettings(tracking=not args.no_tracking))
+                          tracking=tracking)
 
 
 def _live(args: argparse.Namespace, acc):
