@@ -6,7 +6,8 @@ Layout (any COCO tool still opens it)::
       "info": {"foir360_format": "1.0", "rank_convention": "1 = most important", ...},
       "categories": [{"id": 1, "name": "box", "supercategory": "object"}, ...],
       "images": [{"id": 1, "file_name": "pano_0001.png", "width": 2048, "height": 1024,
-                  ...optional extras: "density", "stamp_ns", "seed"}],
+                  ...optional extras: "density", "stamp_ns", "seed",
+                  "track_ids": [7, 3, ...]}],              # identity of each annotation, in order
       "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0,
                        "segmentation": {"size": [H, W], "counts": "<COCO RLE>"},
                        "area": 1234, "bbox": [x, y, w, h],
@@ -17,8 +18,11 @@ Layout (any COCO tool still opens it)::
     }
 
 ``bbox`` is the plain COCO box (it spans the whole width for a seam-crossing object);
-``erp_bbox`` is the compact seam-aware one. Within an image either every annotation has
-an ``importance_rank`` (a permutation of 1..N) or none has. ``file_name`` is relative to
+``erp_bbox`` is the compact seam-aware one. ``track_ids`` (sequences, e.g. ``foir360 synth
+--sequence``) gives the image's annotations, in their order, an identity kept across images;
+it lives on the image so that tools that rewrite annotations (``foir360 label``) keep it.
+Within an image either every annotation has an ``importance_rank`` (a permutation of 1..N)
+or none has. ``file_name`` is relative to
 the JSON file's folder unless absolute.
 """
 
@@ -159,6 +163,18 @@ class Dataset:
     def has_ranks(self, image_id: int) -> bool:
         anns = self._annotations.get(image_id, [])
         return bool(anns) and all("importance_rank" in a for a in anns)
+
+    def track_ids(self, image_id: int) -> np.ndarray | None:
+        """Ground-truth track id of each annotation (in order), or None when not given."""
+        ids = self.record(image_id).extra.get("track_ids")
+        if ids is None:
+            return None
+        count = len(self._annotations.get(image_id, []))
+        if len(ids) != count:
+            raise DatasetError(
+                f"{self.path}: image {image_id} has {len(ids)} track_ids for {count} annotations; "
+                "give one id per annotation, in annotation order")
+        return np.asarray(ids, dtype=np.int64)
 
     def instances(self, image_id: int) -> PanoInstances:
         """Decode the masks, classes, ranks and scores of one panorama."""
