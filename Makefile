@@ -121,7 +121,7 @@ $(JAZZY_PREFIX)/.built: $(JAZZY_VENV)/.installed CMakeLists.txt package.xml \
 	$(call ros_build,$(CURDIR),build/ros-jazzy/foir360,$(JAZZY_PREFIX),$(JAZZY_VENV),$(JAZZY_ENV),-DFOIR360_INSTALL_PYTHON=OFF)
 	touch $@
 
-$(STAMPS)/ros-deps-jazzy: $(JAZZY_PREFIX)/.built
+$(STAMPS)/ros-deps-jazzy: $(JAZZY_VENV)/.installed
 	$(call launch_tools,$(JAZZY_VENV))
 	$(call ros_sources,build/ros-jazzy,$(JAZZY_PREFIX),$(JAZZY_VENV),$(JAZZY_ENV))
 	mkdir -p $(STAMPS) && touch $@

@@ -12,7 +12,9 @@ until interrupted; otherwise the sender stops after ``--count`` frames and then 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 
 
@@ -40,7 +42,10 @@ def main(argv: list[str]) -> int:
     from foir360_ros.interfaces import rclpy_types
 
     args = _arguments(remove_ros_args(argv)[1:])
-    # SIGINT (launch's shutdown) raises KeyboardInterrupt here, between two frames.
+    # launch stops its processes with SIGINT: end between two frames, whatever handler the
+    # process inherited
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node("frame_sender")
     types = rclpy_types()
@@ -55,20 +60,19 @@ def main(argv: list[str]) -> int:
         publisher.publish(array_to_image(types, header, rgb, "rgb8"))
 
     try:
-        while publisher.get_subscription_count() == 0:
-            time.sleep(0.05)
+        while publisher.get_subscription_count() == 0 and not stop.wait(0.05):
+            pass
         start = time.monotonic()
         index = 0
-        while args.count == 0 or index < args.count:
-            time.sleep(max(0.0, start + index / args.rate - time.monotonic()))
+        while (args.count == 0 or index < args.count) and not stop.wait(
+                max(0.0, start + index / args.rate - time.monotonic())):
             send(frames[index % len(frames)])
             index += 1
         for _ in range(args.tail):
-            time.sleep(0.2)
+            if stop.wait(0.2):
+                break
             send(small)
-        time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+        stop.wait(0.5)
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
