@@ -43,8 +43,8 @@ def generate_test_description():
 
 def _lifecycle(*args: str) -> str:
     env = {**os.environ, "ROS_DOMAIN_ID": str(DOMAIN)}
-    # --no-daemon: a ros2 daemon would outlive the test
-    done = subprocess.run(["ros2", "lifecycle", *args, "--no-daemon"], env=env,
+    # --no-daemon: a ros2 daemon would outlive the test; discovery then needs a few seconds
+    done = subprocess.run(["ros2", "lifecycle", *args, "--no-daemon", "--spin-time", "5"], env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout

@@ -100,7 +100,7 @@ class TestRankerLaunch(unittest.TestCase):
         assert len(detections.detections) == len(ranked.instances)
         for item, detection in zip(ranked.instances, detections.detections, strict=True):
             hypothesis = detection.results[0].hypothesis
-            assert detection.id == str(item.id)
+            assert detection.id == str(item.track_id or item.id)  # track id when tracking
             assert hypothesis.score == pytest.approx(item.class_score, rel=1e-6)
             assert hypothesis.class_id == ranked.class_names[item.class_id]
             assert detection.bbox.size_x > 0 and detection.bbox.size_y > 0
