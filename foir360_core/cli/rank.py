@@ -5,13 +5,16 @@ ranked instances in the foir360 dataset format (COCO + importance_rank/importanc
 category ids are the model's class index + 1), and OUT/<name>_overlay.png, the panorama with
 each mask coloured by rank (red = most important), outlined and numbered; an object cut by
 the left/right seam is numbered on both sides. OUT/ranked.json gathers all panoramas in one
-dataset for `foir360 evaluate`. Without --model the shipped default model is used.
+dataset for `foir360 eval`, its file names relative to the input folder. Images that are not
+2:1 are rejected, as the ROS node does, unless --allow-non-erp is given. Without --model the
+shipped default model is used.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 log = logging.getLogger("foir360.rank")
@@ -37,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads for inference")
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
     parser.add_argument("--cache-dir", type=Path, help="ONNX/engine cache root")
+    parser.add_argument("--allow-non-erp", action="store_true",
+                        help="rank images that are not 2:1 too (their spherical geometry is "
+                             "wrong); by default they are rejected, like the node does")
 
 
 def collect_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
@@ -55,6 +61,13 @@ def collect_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
     return images, problems
 
 
+def image_root(inputs: list[str]) -> Path:
+    """The folder the written file names are relative to: the input folder (for several
+    inputs, their common folder), so `foir360 eval` can join them with the GT by name."""
+    folders = [p if p.is_dir() else p.parent for p in (Path(i).resolve() for i in inputs)]
+    return Path(os.path.commonpath(folders))
+
+
 def _unique_stem(path: Path, used: set[str]) -> str:
     stem, n = path.stem, 1
     while stem in used:
@@ -67,6 +80,7 @@ def _unique_stem(path: Path, used: set[str]) -> str:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from foir360_core.geometry import ErpShapeError
     from foir360_core.io import ImageRecord, read_image, write_dataset, write_image
     from foir360_core.runtime import BackendUnavailableError, Ranker
     from foir360_core.runtime.overlay import draw_ranked_overlay
@@ -83,21 +97,28 @@ def run(args: argparse.Namespace) -> int:
                         input_size=tuple(args.input_size) if args.input_size else None,
                         score_threshold=args.score_threshold, max_instances=args.max_instances,
                         threads=args.threads, allow_fallback=not args.no_fallback,
-                        device=args.device, cache_dir=args.cache_dir)
+                        device=args.device, cache_dir=args.cache_dir,
+                        strict_erp=not args.allow_non_erp)
     except (BackendUnavailableError, FileNotFoundError, ValueError) as err:
         log.error("%s", err)
         return 3
     info = ranker.info
     categories = [{"id": i + 1, "name": name, "supercategory": "object"}
                   for i, name in enumerate(info["class_names"])]
-    run_info = {"model": info["model_name"], "model_version": info["model_version"],
-                "backend": info["backend"]}
     args.out.mkdir(parents=True, exist_ok=True)
+    root = image_root(args.inputs)
+    run_info = {"model": info["model_name"], "model_version": info["model_version"],
+                "backend": info["backend"],
+                "image_root": os.path.relpath(root, args.out.resolve())}
     entries, used, failed = [], set(), len(problems)
     for path in tqdm(images, desc="ranking", unit="pano"):
         try:
             image = read_image(path)
             instances = ranker.rank(image)
+        except ErpShapeError as err:
+            log.error("skipping %s: %s (or pass --allow-non-erp)", path, err)
+            failed += 1
+            continue
         except (OSError, ValueError) as err:
             log.error("skipping %s: %s", path, err)
             failed += 1
@@ -106,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
         instances = PanoInstances(  # dataset category ids are 1-based
             masks=instances.masks, class_ids=instances.class_ids + 1, ranks=instances.ranks,
             scores=instances.scores, class_scores=instances.class_scores)
-        record = ImageRecord(len(entries) + 1, str(path.resolve()), image.shape[1],
+        record = ImageRecord(len(entries) + 1, str(path.resolve().relative_to(root)),
+                             image.shape[1],
                              image.shape[0], {"timings_ms": ranker.timings.as_dict()})
         write_dataset(args.out / f"{stem}.json", [(record, instances)], categories=categories,
                       info=run_info)

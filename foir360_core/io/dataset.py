@@ -73,8 +73,10 @@ class Dataset:
 
     def __init__(self, path: Path, data: dict, *, strict_erp: bool = True) -> None:
         self.path = path
-        self.root = path.parent
         self.info: dict = data.get("info", {})
+        # Image file names are relative to the file's folder, or to info.image_root (itself
+        # relative to that folder) when a writer names images from another folder.
+        self.root = path.parent / str(self.info.get("image_root", ""))
         self.categories: list[dict] = data.get("categories") or [DEFAULT_CATEGORY]
         self.images: list[ImageRecord] = [ImageRecord.from_json(e) for e in data.get("images", [])]
         self._by_id: dict[int, ImageRecord] = {}

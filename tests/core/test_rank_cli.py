@@ -1,0 +1,57 @@
+"""``foir360 rank`` as the user chains it: file names `eval` can join, and the node's 2:1 rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+from foir360_core.cli.main import main
+from foir360_core.io import Dataset, write_dataset, write_image
+from foir360_core.synth import generate_dataset
+from tests.tiny_model import save_tiny_checkpoint
+
+
+@pytest.fixture(scope="module")
+def model_args(tmp_path_factory) -> list[str]:
+    """The tiny model and one ONNX cache for the module (the export takes seconds)."""
+    folder = tmp_path_factory.mktemp("rank")
+    checkpoint = save_tiny_checkpoint(folder / "tiny.safetensors", "1")
+    return ["--model", str(checkpoint), "--backend", "onnxruntime", "--cache-dir",
+            str(folder / "cache"), "--score-threshold", "0"]
+
+
+def test_rank_names_images_relative_to_the_input_folder_so_eval_joins_them(
+        model_args, tmp_path, capsys) -> None:
+    masks = generate_dataset(tmp_path / "data", 2, seed=3, height=64, n_objects=3)
+    source = Dataset.load(masks)
+    gt = write_dataset(tmp_path / "data" / "gt.json",
+                       [(r, source.instances(r.id).with_ranks(
+                           np.arange(1, len(source.instances(r.id)) + 1)))
+                        for r in source.images])
+    out = tmp_path / "ranked"
+    assert main(["rank", str(tmp_path / "data" / "images"), "--out", str(out),
+                 *model_args]) == 0
+    ranked = Dataset.load(out / "ranked.json")
+    assert [r.file_name for r in ranked.images] == ["pano_0000.png", "pano_0001.png"]
+    assert ranked.read_image(1).shape == (64, 128, 3)  # still resolvable from the JSON
+    capsys.readouterr()
+    assert main(["eval", "--gt", str(gt), "--pred", str(out / "ranked.json"),
+                 "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "no prediction" not in err and "joined by id" not in err
+
+
+def test_rank_rejects_a_non_erp_image_unless_allowed(model_args, tmp_path, caplog) -> None:
+    image = np.random.default_rng(0).integers(0, 255, (64, 100, 3), dtype=np.uint8)
+    write_image(tmp_path / "in" / "photo.png", image)
+    args = ["rank", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+            *model_args]
+    assert main(args) == 1  # the image was skipped: exit 1, as for an unreadable one
+    assert "not a 2:1" in caplog.text and "--allow-non-erp" in caplog.text
+    assert not (tmp_path / "out" / "ranked.json").exists()
+    with pytest.warns(UserWarning, match="not a 2:1"):
+        assert main([*args, "--allow-non-erp"]) == 0
+        assert len(Dataset.load(tmp_path / "out" / "ranked.json", strict_erp=False)) == 1
