@@ -6,8 +6,8 @@ category ids are the model's class index + 1), and OUT/<name>_overlay.png, the p
 each mask coloured by rank (red = most important), outlined and numbered; an object cut by
 the left/right seam is numbered on both sides. OUT/ranked.json gathers all panoramas in one
 dataset for `foir360 eval`, its file names relative to the input folder. Images that are not
-2:1 are rejected, as the ROS node does, unless --allow-non-erp is given. Without --model the
-shipped default model is used.
+2:1 are rejected, as the ROS node and replay do, unless --no-strict-erp is given. Without
+--model the shipped default model is used.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads for inference")
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
     parser.add_argument("--cache-dir", type=Path, help="ONNX/engine cache root")
-    parser.add_argument("--allow-non-erp", action="store_true",
+    parser.add_argument("--no-strict-erp", action="store_true",
                         help="rank images that are not 2:1 too (their spherical geometry is "
-                             "wrong); by default they are rejected, like the node does")
+                             "wrong); by default they are rejected, as the node does")
 
 
 def collect_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                         score_threshold=args.score_threshold, max_instances=args.max_instances,
                         threads=args.threads, allow_fallback=not args.no_fallback,
                         device=args.device, cache_dir=args.cache_dir,
-                        strict_erp=not args.allow_non_erp)
+                        strict_erp=not args.no_strict_erp)
     except (BackendUnavailableError, FileNotFoundError, ValueError) as err:
         log.error("%s", err)
         return 3
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             image = read_image(path)
             instances = ranker.rank(image)
         except ErpShapeError as err:
-            log.error("skipping %s: %s (or pass --allow-non-erp)", path, err)
+            log.error("skipping %s: %s (or pass --no-strict-erp)", path, err)
             failed += 1
             continue
         except (OSError, ValueError) as err:

@@ -50,8 +50,8 @@ def test_rank_rejects_a_non_erp_image_unless_allowed(model_args, tmp_path, caplo
     args = ["rank", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
             *model_args]
     assert main(args) == 1  # the image was skipped: exit 1, as for an unreadable one
-    assert "not a 2:1" in caplog.text and "--allow-non-erp" in caplog.text
+    assert "not a 2:1" in caplog.text and "--no-strict-erp" in caplog.text
     assert not (tmp_path / "out" / "ranked.json").exists()
     with pytest.warns(UserWarning, match="not a 2:1"):
-        assert main([*args, "--allow-non-erp"]) == 0
+        assert main([*args, "--no-strict-erp"]) == 0
         assert len(Dataset.load(tmp_path / "out" / "ranked.json", strict_erp=False)) == 1

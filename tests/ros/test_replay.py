@@ -139,14 +139,8 @@ def test_bad_bags_and_topics_fail_with_a_clear_message(bags, tmp_path, caplog):
     bag, _ = bags["mcap"]
     garbage = tmp_path / "garbage.mcap"
     garbage.write_bytes(b"\x89MCAP0\r\n" + b"\x00" * 64)
-    truncated = tmp_path / "truncated"
-    truncated.mkdir()
-    original = next(bag.glob("*.mcap"))
-    (truncated / original.name).write_bytes(original.read_bytes()[: original.stat().st_size // 3])
-    (truncated / "metadata.yaml").write_text((bag / "metadata.yaml").read_text())
     cases = [
         ([str(garbage), "--image-topic", "/cam/image"], "cannot read bag"),
-        ([str(truncated), "--image-topic", "/cam/image"], "cannot read bag"),
         ([str(tmp_path / "nowhere"), "--image-topic", "/cam/image"], "does not exist"),
         ([str(bag), "--image-topic", "/cam/depth"],
          "image topics in it: /cam/image [sensor_msgs/msg/Image], /cam/image/compressed"),
@@ -190,3 +184,38 @@ def test_live_replay_through_a_running_node(bags, tiny_model, tmp_path, monkeypa
     for ts, msg in ranked:  # recorded at the bag time of the frame each one answers
         assert stamp_ns(msg.header.stamp) == ts
     assert node.stats.rejected["truncated"] == 1
+
+
+@pytest.mark.parametrize("cut", ["data", "index"])
+def test_a_truncated_mcap_is_replayed_up_to_the_damage(bags, tiny_model, tmp_path, cut):
+    """Cut inside the data (about half the frames survive) or in the index (all do)."""
+    from logging.handlers import BufferingHandler
+
+    bag, topic = bags["mcap"]
+    truncated = tmp_path / "truncated"
+    truncated.mkdir()
+    original = next(bag.glob("*.mcap"))
+    size = original.stat().st_size
+    (truncated / original.name).write_bytes(
+        original.read_bytes()[: size // 2 if cut == "data" else size - 30])
+    (truncated / "metadata.yaml").write_text((bag / "metadata.yaml").read_text())
+    recorded = len(_read(bag))
+    warnings = BufferingHandler(100)
+    logger = logging.getLogger("foir360_ros.replay.bags")
+    logger.addHandler(warnings)
+    try:
+        rc = foir360(["replay", str(truncated), "--image-topic", topic, "--out",
+                      str(tmp_path / "out"), "--model", str(tiny_model), "--backend",
+                      "torch", "--score-threshold", "0"])
+    finally:
+        logger.removeHandler(warnings)
+    assert rc == 0
+    report = json.loads((tmp_path / "out_report.json").read_text())
+    warning = warnings.buffer[0].getMessage()
+    recovered = int(warning.split("recovered ")[1].split()[0])
+    assert "is truncated" in warning and f"of {recorded} recorded" in warning
+    assert f"({recorded - recovered} lost)" in warning
+    if cut == "data":
+        assert 0 < report["ranked"] < N and 0 < recovered < recorded
+    else:
+        assert report["ranked"] == N and recovered == recorded
