@@ -11,6 +11,7 @@ pytest.importorskip("onnxruntime")
 from foir360_core.cli.main import main
 from foir360_core.io import Dataset, write_dataset, write_image
 from foir360_core.synth import generate_dataset
+from tests.logs import captured
 from tests.tiny_model import save_tiny_checkpoint
 
 
@@ -44,13 +45,14 @@ def test_rank_names_images_relative_to_the_input_folder_so_eval_joins_them(
     assert "no prediction" not in err and "joined by id" not in err
 
 
-def test_rank_rejects_a_non_erp_image_unless_allowed(model_args, tmp_path, caplog) -> None:
+def test_rank_rejects_a_non_erp_image_unless_allowed(model_args, tmp_path) -> None:
     image = np.random.default_rng(0).integers(0, 255, (64, 100, 3), dtype=np.uint8)
     write_image(tmp_path / "in" / "photo.png", image)
     args = ["rank", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
             *model_args]
-    assert main(args) == 1  # the image was skipped: exit 1, as for an unreadable one
-    assert "not a 2:1" in caplog.text and "--no-strict-erp" in caplog.text
+    with captured("foir360.rank") as messages:
+        assert main(args) == 1  # the image was skipped: exit 1, as for an unreadable one
+    assert any("not a 2:1" in m and "--no-strict-erp" in m for m in messages)
     assert not (tmp_path / "out" / "ranked.json").exists()
     with pytest.warns(UserWarning, match="not a 2:1"):
         assert main([*args, "--no-strict-erp"]) == 0
