@@ -13,6 +13,7 @@ import logging
 import sys
 
 from foir360_core import __version__
+from foir360_core.errors import UserError
 
 # name -> (module, one-line help). Order is the order of the pipeline.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -30,6 +31,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append each option's default to its help, unless it has none (None, False) or the
+    help already states it; one place instead of a note in every command's help."""
+    for action in parser._actions:
+        text = action.help or ""
+        if (not action.option_strings or "default" in text or action.help == argparse.SUPPRESS
+                or action.default in (None, False, argparse.SUPPRESS)):
+            continue
+        action.help = f"{text} (default: %(default)s)".lstrip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="foir360",
@@ -40,8 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
-        command = sub.add_parser(name, help=help_text, description=module.__doc__)
+        command = sub.add_parser(name, help=help_text, description=module.__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(command)
+        show_defaults(command)
         command.set_defaults(_run=module.run)
     return parser
 
@@ -54,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args._run(args) or 0)
+    except UserError as err:  # a file or option the user can fix: one line, no traceback
+        print(f"foir360 {args.command}: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

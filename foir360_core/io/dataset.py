@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from foir360_core.errors import UserError
 from foir360_core.geometry import ErpShapeError, check_erp_shape
 from foir360_core.io.atomic import atomic_path
 from foir360_core.io.images import read_image
@@ -40,7 +41,7 @@ FORMAT_VERSION = "1.0"
 DEFAULT_CATEGORY = {"id": 1, "name": "object", "supercategory": "object"}
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A dataset file is malformed; the message names the file, the record and the fix."""
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from foir360_core.errors import UserError
 from foir360_core.geometry import ErpShapeError, check_erp_shape
 from foir360_core.io import Dataset, DatasetError, ImageRecord, write_dataset
 from foir360_core.io.shards import shard_items
@@ -35,7 +36,7 @@ from foir360_core.labeling.saliency import build_saliency
 log = logging.getLogger(__name__)
 
 
-class LabelRunError(RuntimeError):
+class LabelRunError(UserError, RuntimeError):
     """The whole run cannot start (no masks file, different settings in the progress files)."""
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from foir360_core.errors import UserError
+
 DEFAULT_CONFIG: dict[str, Any] = {
     "model": {
         "name": "panorank",
@@ -78,7 +80,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config file or override is malformed."""
 
 

@@ -12,12 +12,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from foir360_core.errors import UserError
+
 META_PREFIX = "foir360."
 INPUT_NAME = "images"
 OUTPUT_NAMES = ("class_logits", "mask_logits", "rank_scores")
 
 
-class ModelInfoError(ValueError):
+class ModelInfoError(UserError, ValueError):
     """An artifact lacks the foir360 metadata; the message says how to re-export it."""
 
 

@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from foir360_core.io import Dataset
 from foir360_core.models.checkpoint import (
+    CheckpointError,
     load_training_state,
     save_checkpoint,
     save_training_state,
@@ -238,17 +239,25 @@ def train(
     start_epoch, step, best = 0, 0, -math.inf
     if resume:
         state = load_training_state(out / STATE_FILE)
+        if not isinstance(state, dict) or "config_hash" not in state:
+            raise CheckpointError(f"{out / STATE_FILE} is not a foir360 training state; delete "
+                                  "it, or train without --resume to start over")
         if state["config_hash"] != config_hash(config):
             raise ConfigError(
                 f"{out / STATE_FILE} was written for another model config "
                 f"({state['config_hash']} vs {config_hash(config)}); resume with the same config"
             )
-        core.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start_epoch, step, best = int(state["epoch"]) + 1, int(state["step"]), float(state["best"])
-        torch.set_rng_state(state["rng_torch"])
-        generator.set_state(state["rng_points"])
+        try:
+            core.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            start_epoch, step = int(state["epoch"]) + 1, int(state["step"])
+            best = float(state["best"])
+            torch.set_rng_state(state["rng_torch"])
+            generator.set_state(state["rng_points"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"{out / STATE_FILE} is damaged ({exc!r:.120}); delete it, or "
+                                  "train without --resume to start over") from None
         log.info("resuming from %s at epoch %d, step %d", out / STATE_FILE, start_epoch, step)
     if ctx.world > 1:
         model = torch.nn.parallel.DistributedDataParallel(

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from foir360_core.errors import UserError
 from foir360_ros.interfaces import rosbags_typestore
 from foir360_ros.replay.recover import has_footer, salvage
 
@@ -17,7 +18,7 @@ IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 STORAGES = ("mcap", "sqlite3")
 
 
-class ReplayError(RuntimeError):
+class ReplayError(UserError, RuntimeError):
     """A bag cannot be replayed; the message names the problem and the fix."""
 
 

@@ -213,3 +213,44 @@ def test_csv_log_widens_when_a_figure_first_appears(tmp_path):
         rows = list(csv.DictReader(handle))
     assert [r["loss"] for r in rows] == ["2.0", "1.0"]
     assert rows[0]["foir360/sor"] == "" and rows[1]["foir360/sor"] == "0.7"
+
+
+@pytest.mark.parametrize("content", ["garbage", "empty", "truncated", "foreign"])
+def test_a_bad_training_state_is_one_line_and_exit_2(ranked_dataset, tmp_path, capsys,
+                                                      content):
+    from foir360_core.cli.main import main
+
+    state = tmp_path / "run" / "train_state.pt"
+    state.parent.mkdir()
+    if content in ("truncated", "foreign"):
+        torch.save({"model": {"w": torch.zeros(1000)}}, state)  # a torch file, not ours
+        if content == "truncated":
+            state.write_bytes(state.read_bytes()[:300])
+    else:
+        state.write_bytes(b"" if content == "empty" else b"not a torch file")
+    code = main(["train", str(CONFIG), "--data", str(ranked_dataset), "--out",
+                 str(state.parent), "--resume", "--no-progress", "--set", "train.epochs=1",
+                 "--set", "val.profiles=[]"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and str(state) in err and "without --resume" in err
+
+
+def test_a_crafted_checkpoint_is_one_line_and_exit_2(tmp_path, capsys):
+    import json
+
+    from safetensors.torch import save_file
+
+    from foir360_core.cli.main import main
+    from foir360_core.models.checkpoint import FORMAT, META_KEY
+    from tests.logs import captured
+
+    crafted = tmp_path / "crafted.safetensors"
+    for meta in ("{not json", json.dumps({"format": FORMAT}),
+                 json.dumps({"format": FORMAT, "config": {"model": 3}, "config_hash": "x"})):
+        save_file({"w": torch.zeros(2)}, str(crafted), metadata={META_KEY: meta})
+        with captured("foir360.export") as logged:  # export reports through its logger
+            code = main(["export", str(crafted), "--out", str(tmp_path / "m.onnx")])
+        lines = capsys.readouterr().err.splitlines() + logged
+        assert code != 0 and len(lines) == 1 and str(crafted) in lines[0], lines
+    assert not (tmp_path / "m.onnx").exists()
