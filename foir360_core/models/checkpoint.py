@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from foir360_core import __version__
 from foir360_core.errors import UserError
 from foir360_core.io.atomic import atomic_path
+from foir360_core.models.backbones import architecture_spec
 from foir360_core.models.config import config_hash, model_section
 from foir360_core.models.panorank import PanoRank, build_model
 from foir360_core.models.preprocess import preprocessing_meta
@@ -104,13 +105,16 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     meta = read_metadata(path)
     try:
         config = copy.deepcopy(meta["config"])
-        config["model"]["backbone"]["pretrained"] = False  # the file holds every weight
         same = config_hash(config) == meta["config_hash"]
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: its metadata lacks the model description ({exc!r}); "
                               "use a checkpoint written by `foir360 train`") from None
     if not same:
         raise CheckpointError(f"{path}: config hash mismatch, the metadata was edited or corrupted")
+    try:  # the file holds every weight: read no other file, pass no free-form option on
+        config["model"]["backbone"] = architecture_spec(config["model"]["backbone"])
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: unusable backbone description: {exc}") from None
     model = build_model(config)
     try:
         state = load_file(str(path), device="cpu")
