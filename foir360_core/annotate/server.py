@@ -236,6 +236,10 @@ class AnnotateHandler(BaseHTTPRequestHandler):
         if not self._host_ok():
             self._error(HTTPStatus.FORBIDDEN, "unexpected Host header")
             return
+        if self.headers.get("Transfer-Encoding") or \
+                self.headers.get("Content-Length", "0").strip() not in ("", "0"):
+            self._error(HTTPStatus.BAD_REQUEST, "a GET request carries no body")
+            return
         path = self.path.split("?", 1)[0]
         if path in ("/", "/index.html"):
             self._static("index.html")

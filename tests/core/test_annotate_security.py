@@ -77,6 +77,18 @@ def test_a_refused_body_is_never_read_as_a_second_request(server: AnnotateServer
     assert not server.session.config.out.exists()
 
 
+def test_a_get_with_a_body_is_refused_and_closed(server: AnnotateServer) -> None:
+    host = f"127.0.0.1:{server.server_address[1]}"
+    inner = b'{"version":0}'
+    smuggled = (f"POST /api/pano/1/skip HTTP/1.1\r\nHost: {host}\r\n"
+                f"Content-Type: application/json\r\n{TOKEN_HEADER}: {server.token}\r\n"
+                f"Content-Length: {len(inner)}\r\n\r\n").encode() + inner
+    get = (f"GET /api/session HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(smuggled)}"
+           "\r\n\r\n").encode() + smuggled
+    assert statuses(exchange(server, get)) == [400]
+    assert server.session.summary()["skipped"] == 0
+
+
 def test_writes_need_this_runs_token_and_this_pages_origin(server: AnnotateServer) -> None:
     skip = b'{"version":0}'
     assert statuses(exchange(server, post(server, "/api/pano/1/skip", skip, token=None))) == [403]
