@@ -57,3 +57,19 @@ def test_rank_rejects_a_non_erp_image_unless_allowed(model_args, tmp_path) -> No
     with pytest.warns(UserWarning, match="not a 2:1"):
         assert main([*args, "--no-strict-erp"]) == 0
         assert len(Dataset.load(tmp_path / "out" / "ranked.json", strict_erp=False)) == 1
+
+
+def test_a_truncated_onnx_model_is_one_line_naming_it(model_args, tmp_path, capsys) -> None:
+    from foir360_core.runtime.export import export_onnx
+
+    checkpoint = model_args[model_args.index("--model") + 1]
+    onnx = export_onnx(checkpoint, tmp_path / "model.onnx", parity=False).path
+    onnx.write_bytes(onnx.read_bytes()[:5000])  # a copy cut short
+    image = np.zeros((64, 128, 3), np.uint8)
+    write_image(tmp_path / "in" / "pano.png", image)
+    with captured("foir360.rank") as messages:
+        code = main(["rank", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+                     "--model", str(onnx), "--backend", "onnxruntime"])
+    lines = capsys.readouterr().err.splitlines() + messages
+    assert code != 0 and len(lines) == 1, lines
+    assert str(onnx) in lines[0] and "not a readable ONNX file" in lines[0]
