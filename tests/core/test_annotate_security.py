@@ -55,17 +55,22 @@ def statuses(received: bytes) -> list[int]:
             if line.startswith(b"HTTP/1.1 ")]
 
 
+def smuggled_skip(srv: AnnotateServer) -> bytes:
+    """A complete, valid `skip` request (token included) to hide in another's body."""
+    host = f"127.0.0.1:{srv.server_address[1]}"
+    inner = b'{"version":0}'
+    return (f"POST /api/pano/1/skip HTTP/1.1\r\nHost: {host}\r\n"
+            f"Content-Type: application/json\r\n{TOKEN_HEADER}: {srv.token}\r\n"
+            f"Content-Length: {len(inner)}\r\n\r\n").encode() + inner
+
+
 def error_of(received: bytes) -> str:
     return json.loads(received.split(b"\r\n\r\n", 1)[1])["error"]
 
 
 def test_a_refused_body_is_never_read_as_a_second_request(server: AnnotateServer) -> None:
     """The form-post smuggling: a text/plain body holding a whole `skip` request."""
-    host = f"127.0.0.1:{server.server_address[1]}"
-    inner = b'{"version":0}'
-    smuggled = (f"POST /api/pano/1/skip HTTP/1.1\r\nHost: {host}\r\n"
-                f"Content-Type: application/json\r\n{TOKEN_HEADER}: {server.token}\r\n"
-                f"Content-Length: {len(inner)}\r\n\r\n").encode() + inner
+    smuggled = smuggled_skip(server)
     refusals = [post(server, "/api/pano/1/save", smuggled, keep_alive=True,
                      content_type="text/plain"),
                 post(server, "/api/pano/1/save", smuggled, keep_alive=True, token=None),
@@ -79,10 +84,7 @@ def test_a_refused_body_is_never_read_as_a_second_request(server: AnnotateServer
 
 def test_a_get_with_a_body_is_refused_and_closed(server: AnnotateServer) -> None:
     host = f"127.0.0.1:{server.server_address[1]}"
-    inner = b'{"version":0}'
-    smuggled = (f"POST /api/pano/1/skip HTTP/1.1\r\nHost: {host}\r\n"
-                f"Content-Type: application/json\r\n{TOKEN_HEADER}: {server.token}\r\n"
-                f"Content-Length: {len(inner)}\r\n\r\n").encode() + inner
+    smuggled = smuggled_skip(server)
     get = (f"GET /api/session HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(smuggled)}"
            "\r\n\r\n").encode() + smuggled
     assert statuses(exchange(server, get)) == [400]
