@@ -23,12 +23,13 @@ class ReplayError(UserError, RuntimeError):
 
 
 @contextmanager
-def open_bag(path: Path) -> Iterator:
+def open_bag(path: Path, *, report_loss: bool = True) -> Iterator:
     """An open ``rosbags`` ``AnyReader`` whose default typestore knows foir360's types.
 
     Bags recorded by Humble in sqlite3 carry no type definitions, so the typestore must
     already know every type; newer bags embed theirs. A truncated MCAP (recorder killed,
-    copy cut short) is read up to the damage, with a warning saying how much was lost.
+    copy cut short) is read up to the damage, with a warning saying how much was lost
+    (unless ``report_loss`` is false: a first look that the replay itself follows).
     """
     from rosbags.highlevel import AnyReaderError
 
@@ -38,7 +39,7 @@ def open_bag(path: Path) -> Iterator:
         try:
             reader = _reader([path])
         except (AnyReaderError, OSError, ValueError, KeyError) as err:
-            reader = _recovered(path, Path(scratch), err)
+            reader = _recovered(path, Path(scratch), err, report_loss)
         try:
             yield reader
         finally:
@@ -53,7 +54,7 @@ def _reader(paths: list[Path]):
     return reader
 
 
-def _recovered(path: Path, scratch: Path, err: Exception):
+def _recovered(path: Path, scratch: Path, err: Exception, report_loss: bool):
     """The readable part of a bag whose MCAP files lack their end, or the original error."""
     from rosbags.highlevel import AnyReaderError
 
@@ -79,6 +80,8 @@ def _recovered(path: Path, scratch: Path, err: Exception):
         reader = _reader(parts)
     except (AnyReaderError, OSError, ValueError, KeyError):
         raise unreadable from err
+    if not report_loss:
+        return reader
     recorded = _recorded_count(path)
     lost = ", ".join(f"{name}: the last {s.total_bytes - s.kept_bytes} of {s.total_bytes} bytes"
                      for name, s in torn.items())
@@ -125,7 +128,7 @@ def check_inputs(bag: Path, topic: str, out: Path) -> None:
     """Fail fast, before any model loads: the bag opens, has the topic, the output is new."""
     if out.exists():
         raise ReplayError(f"output {out} already exists; choose another --out or delete it")
-    with open_bag(bag) as reader:
+    with open_bag(bag, report_loss=False) as reader:  # the replay reports it
         image_connections(reader, topic)
 
 

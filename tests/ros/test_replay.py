@@ -203,6 +203,7 @@ def test_a_truncated_mcap_is_replayed_up_to_the_damage(bags, tiny_model, tmp_pat
                       "torch", "--score-threshold", "0"])
     assert rc == 0
     report = json.loads((tmp_path / "out_report.json").read_text())
+    assert len(messages) == 1  # said once, though the bag is opened twice
     warning = messages[0]
     recovered = int(warning.split("recovered ")[1].split()[0])
     assert "is truncated" in warning and f"of {recorded} recorded" in warning
