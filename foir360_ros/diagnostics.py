@@ -58,6 +58,7 @@ class NodeStats:
         self.received = 0
         self.processed = 0
         self.dropped = 0
+        self.lost = 0
         self.errors = 0
         self.rejected: Counter[str] = Counter()
         start = time.monotonic()
@@ -67,6 +68,7 @@ class NodeStats:
         self._stage_ms: dict[str, deque[float]] = {}
         self._last_input: float | None = None
         self._reported_rejections = 0
+        self._reported_lost = 0
 
     def frame_received(self, *, replaced_pending: bool) -> None:
         """A frame arrived; ``replaced_pending`` means the previous one was never processed."""
@@ -76,6 +78,11 @@ class NodeStats:
             self.dropped += int(replaced_pending)
             self._input.tick(now)
             self._last_input = now
+
+    def frames_lost(self, count: int) -> None:
+        """DDS reported ``count`` more frames that never arrived (rclpy's message_lost)."""
+        with self._lock:
+            self.lost += count
 
     def frame_rejected(self, reason: str) -> None:
         with self._lock:
@@ -108,8 +115,8 @@ class NodeStats:
             return None if self._last_input is None else time.monotonic() - self._last_input
 
     def report(self, *, model: str, backend: str, silence_s: float) -> StatusReport:
-        """Snapshot for diagnostics; WARN on silence longer than ``silence_s``, new rejections
-        or inference errors."""
+        """Snapshot for diagnostics; WARN on silence longer than ``silence_s``, inference
+        errors, frames lost in transport or rejected since the last report."""
         now = time.monotonic()
         with self._lock:
             rejected_total = sum(self.rejected.values())
@@ -117,6 +124,7 @@ class NodeStats:
                 "frames received": str(self.received),
                 "frames processed": str(self.processed),
                 "frames dropped (busy)": str(self.dropped),
+                "frames lost in transport": str(self.lost),
                 "frames rejected": str(rejected_total),
                 **{f"rejected: {k}": str(v) for k, v in sorted(self.rejected.items())},
                 "inference errors": str(self.errors),
@@ -130,11 +138,16 @@ class NodeStats:
             silent = self._last_input is None or now - self._last_input > silence_s
             new_rejections = rejected_total - self._reported_rejections
             self._reported_rejections = rejected_total
+            new_lost = self.lost - self._reported_lost
+            self._reported_lost = self.lost
             errors = self.errors
         if silent:
             return StatusReport(WARN, f"no input frame for more than {silence_s:.0f} s", values)
         if errors:
             return StatusReport(WARN, f"{errors} inference errors so far (see the log)", values)
+        if new_lost:
+            return StatusReport(WARN, f"{new_lost} frames lost in transport since the last "
+                                "report (see the log for the fix)", values)
         if new_rejections:
             return StatusReport(WARN, f"{new_rejections} frames rejected since the last "
                                 "report (see the log)", values)

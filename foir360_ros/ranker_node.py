@@ -19,6 +19,7 @@ from typing import Any
 import rclpy
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNodeMixin, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.qos import (
     DurabilityPolicy,
@@ -28,11 +29,13 @@ from rclpy.qos import (
     ReliabilityPolicy,
     qos_check_compatible,
 )
+from rclpy.utilities import remove_ros_args
 
 from foir360_core.settings import RankerSettings, SettingsError
 from foir360_core.tracking import TrackerSettings
 from foir360_ros.diagnostics import NodeStats, diagnostic_array
 from foir360_ros.images import BadFrameError
+from foir360_ros.input_watch import LOSS_FIX, Publisher, PublisherWatch, type_problem
 from foir360_ros.interfaces import DETECTIONS, rclpy_types
 from foir360_ros.node_settings import RankerNodeSettings
 from foir360_ros.parameters import declare_settings, read_settings
@@ -85,17 +88,36 @@ class RankerNode(Node):
 
     ``ranker`` lets a caller (a test, the benchmark) hand over an already built
     ``foir360_core.runtime.Ranker``; by default the node builds one from its parameters.
+    The node runs in phases, as a managed node's transitions do (:class:`ManagedRankerNode`):
+    :meth:`configure` (parameters, model, outputs), :meth:`activate` (input, worker,
+    diagnostics), :meth:`deactivate`, :meth:`cleanup`. With ``start`` (a plain node) the
+    constructor runs the first two.
     """
 
-    def __init__(self, ranker=None, **node_kwargs) -> None:
+    def __init__(self, ranker=None, *, start: bool = True, **node_kwargs) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
-        # what destroy_node touches exists before anything can fail
+        # what destroy_node and cleanup touch exists before anything can fail
         self._mailbox: Any = None
         self._mailbox_cv = threading.Condition()
         self._stopping = False
         self._worker: threading.Thread | None = None
         self._log_handler: _RosLogHandler | None = None
-        self.ranker_settings, self.node_settings, self.tracker_settings = self._read_parameters()
+        self.pipeline: RankingPipeline | None = None
+        self.subscription = None
+        self._ranker_timers: list = []
+        self._outputs: list = []
+        for cls in SETTINGS_CLASSES:
+            declare_settings(self, cls)
+        if start:
+            self.configure(ranker)
+            self.activate()
+
+    # --- phases -----------------------------------------------------------------------------
+    def configure(self, ranker=None) -> None:
+        """Read the parameters, load the model (and its engine), warm up, create the outputs.
+        Raises :class:`StartupError` naming a bad parameter or an unloadable model."""
+        self.ranker_settings, self.node_settings, self.tracker_settings = (
+            self._read_parameters())
         self.p = {**asdict(self.node_settings), **asdict(self.ranker_settings)}
         self.types = rclpy_types()
         self.stats = NodeStats()
@@ -110,19 +132,55 @@ class RankerNode(Node):
         if self.p["warmup"]:
             self._warm_up()
         self._create_publishers()
+
+    def activate(self) -> None:
+        """Start the worker, subscribe to the input, start diagnostics and watchdogs."""
         self._silence_warned = False
         self._started = self.get_clock().now()
+        self._stopping = False
         self._worker = threading.Thread(target=self._work, name="foir360-ranker", daemon=True)
         self._worker.start()
         self._subscribe()
-        self.create_timer(float(self.p["diagnostics_period"]), self._publish_diagnostics)
-        self.create_timer(1.0, self._watch_silence)
+        self._ranker_timers = [
+            self.create_timer(float(self.p["diagnostics_period"]), self._publish_diagnostics),
+            self.create_timer(1.0, self._watch_silence)]
+
+    def deactivate(self) -> None:
+        """Stop taking frames: unsubscribe, stop the timers and the worker. The model and the
+        outputs stay, so activating again is immediate."""
+        for timer in self._ranker_timers:
+            self.destroy_timer(timer)
+        self._ranker_timers = []
+        if self.subscription is not None:
+            self.destroy_subscription(self.subscription)
+            self.subscription = None
+        self._stop_worker()
+
+    def cleanup(self) -> None:
+        """Destroy the outputs and free the model (back to parameters only)."""
+        for publisher in self._outputs:
+            self.destroy_publisher(publisher)
+        self._outputs = []
+        self.pipeline = None
+        self._detach_log()
+
+    def _stop_worker(self) -> None:
+        with self._mailbox_cv:
+            self._stopping = True
+            self._mailbox = None
+            self._mailbox_cv.notify()
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
+            self._worker = None
+
+    def _detach_log(self) -> None:
+        if self._log_handler is not None:
+            logging.getLogger("foir360_core").removeHandler(self._log_handler)
+            self._log_handler = None
 
     # --- start-up ---------------------------------------------------------------------------
     def _read_parameters(self) -> tuple[RankerSettings, RankerNodeSettings, TrackerSettings]:
-        """Declare and read every parameter; a bad one stops the start, named, with its type."""
-        for cls in SETTINGS_CLASSES:
-            declare_settings(self, cls)
+        """Read every parameter; a bad one stops the start, named, with its type."""
         try:
             return tuple(read_settings(self, cls) for cls in (
                 RankerSettings, RankerNodeSettings, TrackerSettings))
@@ -179,19 +237,24 @@ class RankerNode(Node):
                             if self.p["publish_overlay"] else None)
         self.diagnostics_pub = self.create_publisher(
             self.types["diagnostic_msgs/msg/DiagnosticArray"], "/diagnostics", 10)
+        self._outputs = [pub for pub in (self.ranked_pub, self.detections_pub, self.label_pub,
+                                         self.overlay_pub, self.diagnostics_pub) if pub]
 
     def _subscribe(self) -> None:
         topic = str(self.p["image_topic"])
-        msg_type = self.types["sensor_msgs/msg/Image"]
+        type_name = "sensor_msgs/msg/Image"
         if self.p["compressed"]:
-            msg_type = self.types["sensor_msgs/msg/CompressedImage"]
+            type_name = "sensor_msgs/msg/CompressedImage"
             if not topic.endswith("/compressed"):
                 topic = f"{topic}/compressed"
+        msg_type = self.types[type_name]
         self.input_qos = _qos(str(self.p["input_reliability"]), int(self.p["input_depth"]))
         events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos,
-                                            incompatible_type=self._on_incompatible_type)
+                                            incompatible_type=self._on_incompatible_type,
+                                            message_lost=self._on_message_lost)
         self.subscription = self.create_subscription(
             msg_type, topic, self._on_frame, self.input_qos, event_callbacks=events)
+        self._input_publishers = PublisherWatch(self.subscription.topic_name, type_name)
         self.get_logger().info(
             f"ranking {msg_type.__name__} frames from {self.subscription.topic_name} "
             f"({_describe_qos(self.input_qos)})")
@@ -254,7 +317,25 @@ class RankerNode(Node):
             f"a publisher on {self.subscription.topic_name} uses another message type; "
             "for sensor_msgs/CompressedImage set compressed:=true, for Image set it false")
 
+    def _on_message_lost(self, event) -> None:
+        self.stats.frames_lost(event.total_count_change)
+        self.get_logger().warning(
+            f"{event.total_count} frames lost in transport on {self.subscription.topic_name} so "
+            f"far ({_describe_qos(self.input_qos)}); {LOSS_FIX}", throttle_duration_sec=10.0)
+
+    def _watch_publishers(self) -> None:
+        """Name every publisher of another type, again whenever the set of publishers
+        changes; a change also re-arms the silence warning."""
+        problems = self._input_publishers.update(
+            self.get_publishers_info_by_topic(self.subscription.topic_name))
+        if problems is None:
+            return
+        self._silence_warned = False
+        for problem in problems:
+            self.get_logger().error(problem)
+
     def _watch_silence(self) -> None:
+        self._watch_publishers()
         silence = self.stats.seconds_since_input()
         limit = float(self.p["no_input_warning_s"])
         if self._silence_warned or (silence is not None and silence < limit):
@@ -281,6 +362,10 @@ class RankerNode(Node):
             verdict = {QoSCompatibility.OK: "compatible",
                        QoSCompatibility.WARNING: f"probably compatible ({reason.strip()})"}.get(
                 compatible, f"MISMATCH: {reason.strip()}")
+            wrong_type = type_problem(Publisher.from_info(info), topic,
+                                      self._input_publishers.expected_type)
+            if wrong_type:
+                verdict = f"WRONG TYPE: {wrong_type}"
             lines.append(f"publisher {info.node_namespace.rstrip('/')}/{info.node_name} "
                          f"[{info.topic_type}] {_describe_qos(info.qos_profile, local=False)}: "
                          f"{verdict}")
@@ -298,22 +383,56 @@ class RankerNode(Node):
     def destroy_node(self) -> None:
         """Stop the worker and detach the log handler; safe on a node whose start failed
         (rclpy's shutdown destroys every node of the context, half-built ones too)."""
-        with self._mailbox_cv:
-            self._stopping = True
-            self._mailbox_cv.notify()
-        if self._worker is not None:
-            self._worker.join(timeout=10.0)
-        if self._log_handler is not None:
-            logging.getLogger("foir360_core").removeHandler(self._log_handler)
+        self._stop_worker()
+        self._detach_log()
         super().destroy_node()
 
 
+class ManagedRankerNode(LifecycleNodeMixin, RankerNode):
+    """The ranker as a managed (lifecycle) node, for stacks that a lifecycle manager brings up
+    (Nav2's lifecycle_manager, ``ros2 lifecycle set``): it starts unconfigured with its
+    parameters declared; configure loads the model and engine and creates the outputs,
+    activate subscribes, deactivate stops without unloading, cleanup frees the model."""
+
+    def __init__(self, **node_kwargs) -> None:
+        RankerNode.__init__(self, start=False, **node_kwargs)
+        LifecycleNodeMixin.__init__(self, enable_communication_interface=True)
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            self.configure()
+        except StartupError as err:
+            self.get_logger().error(f"configure failed: {err}")
+            self.cleanup()
+            return TransitionCallbackReturn.FAILURE
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.activate()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.deactivate()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.cleanup()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.deactivate()
+        self.cleanup()
+        return TransitionCallbackReturn.SUCCESS
+
+
 def main(args: list[str] | None = None) -> int:
-    """Entry point of ``ros2 run foir360 ranker_node``."""
+    """Entry point of ``ros2 run foir360 ranker_node [--managed]``; ``--managed`` starts the
+    lifecycle node (what ``foir360.launch.py managed:=true`` runs)."""
     rclpy.init(args=args)
+    managed = "--managed" in remove_ros_args(args if args is not None else sys.argv)
     node = None
     try:
-        node = RankerNode()
+        node = ManagedRankerNode() if managed else RankerNode()
         rclpy.spin(node)
     except StartupError as err:
         rclpy.logging.get_logger(NODE_NAME).fatal(str(err))

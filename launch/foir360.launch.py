@@ -2,15 +2,17 @@
 
     ros2 launch foir360 foir360.launch.py image_topic:=/theta/image_raw
     ros2 launch foir360 foir360.launch.py image_topic:=/cam/image compressed:=true namespace:=front
+    ros2 launch foir360 foir360.launch.py managed:=true   # a lifecycle node, for a manager
 
 Every other parameter lives in the params file (default: the package's config/foir360.yaml);
 the arguments below override it.
 """
 
 from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition, UnlessCondition
 from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
@@ -43,8 +45,12 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             "log_level", default_value="info", choices=["debug", "info", "warn", "error"],
             description="ROS log level of the node"),
+        DeclareLaunchArgument(
+            "managed", default_value="false", choices=["true", "false"],
+            description="start a managed (lifecycle) node: it waits unconfigured for a "
+                        "lifecycle manager (configure loads the model, activate subscribes)"),
     ]
-    ranker = Node(
+    common = dict(
         package="foir360",
         executable="ranker_node",
         name="foir360_ranker",
@@ -58,8 +64,12 @@ def generate_launch_description() -> LaunchDescription:
                 "backend": ParameterValue(LaunchConfiguration("backend"), value_type=str),
             },
         ],
-        arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
         output="screen",
         emulate_tty=True,
     )
-    return LaunchDescription([*arguments, ranker])
+    log_level = ["--ros-args", "--log-level", LaunchConfiguration("log_level")]
+    managed = LaunchConfiguration("managed")
+    plain = Node(**common, arguments=log_level, condition=UnlessCondition(managed))
+    lifecycle = LifecycleNode(**common, arguments=["--managed", *log_level],
+                              condition=IfCondition(managed))
+    return LaunchDescription([*arguments, plain, lifecycle])

@@ -48,7 +48,9 @@ def show_defaults(parser: argparse.ArgumentParser) -> None:
         action.help = f"{text} (default: %(default)s)".lstrip()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra: dict[str, ModuleType] | None = None) -> argparse.ArgumentParser:
+    """The CLI: the core's commands, then plugins, then ``extra`` (name -> module) from a
+    launcher that cannot rely on entry points (a colcon install writes none)."""
     parser = argparse.ArgumentParser(
         prog="foir360",
         description="Fine-grained object importance ranking in 360° panoramas (FOIR-360).",
@@ -58,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         _add_command(sub, name, importlib.import_module(module_name), help_text)
-    for name, module in plugin_commands().items():
+    for name, module in {**plugin_commands(), **(extra or {})}.items():
         if name not in COMMANDS:
             _add_command(sub, name, module, getattr(module, "HELP", None) or _first_line(module))
     return parser
@@ -92,8 +94,8 @@ def _add_command(sub, name: str, module: ModuleType, help_text: str) -> None:
     command.set_defaults(_run=module.run)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, extra: dict[str, ModuleType] | None = None) -> int:
+    args = build_parser(extra).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",

@@ -6,9 +6,11 @@ overlaps an already kept one by IoU > ``dedup_iou`` (duplicate queries for one o
 (3) cap at ``max_instances``; (4) upsample the kept mask logits to ``out_size`` with
 bilinear interpolation that wraps across the longitude seam, threshold at
 ``mask_threshold`` (a probability) and drop empty masks; only the window each object
-can reach is resized, into the column-major layout COCO RLE reads; (5) rank the kept
-queries with the model's rank head's own ``decode`` (``models.heads``: unique ranks, 1 =
-most important); scores are the ranks' ``ordinal_importance``.
+can reach is resized, into the column-major layout COCO RLE reads; (5) of final masks that
+overlap on the sphere by IoU > ``duplicate_iou`` keep the more probable (``structures.dedup``:
+each object once); (6) rank the kept queries with the model's rank head's own ``decode``
+(``models.heads``: unique ranks, 1 = most important); scores are the ranks'
+``ordinal_importance``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from foir360_core.models.heads import head_class, one_image
 from foir360_core.settings import RankerSettings
 from foir360_core.structures import PanoInstances
+from foir360_core.structures.dedup import suppress_duplicates
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -124,6 +127,7 @@ def outputs_to_instances(
     mask_threshold: float = RankerSettings.mask_threshold,
     max_instances: int = RankerSettings.max_instances,
     dedup_iou: float = 0.8,
+    duplicate_iou: float = RankerSettings.duplicate_iou,
 ) -> PanoInstances:
     """One image's raw outputs by name (leading batch dim of 1 allowed) → ``PanoInstances``.
 
@@ -161,6 +165,9 @@ def outputs_to_instances(
     masks, nonempty = upsample_masks(mask_logits[queries], (H, W), cut)
     if not nonempty.all():  # index the C-contiguous longitude-major array: keeps its layout
         queries, masks = queries[nonempty], masks.transpose(0, 2, 1)[nonempty].transpose(0, 2, 1)
+    unique = suppress_duplicates(masks, obj[queries], duplicate_iou)  # each object once
+    if len(unique) < len(queries):  # the same layout-keeping indexing as above
+        queries, masks = queries[unique], masks.transpose(0, 2, 1)[unique].transpose(0, 2, 1)
     ranks = head.decode(outputs, queries) if len(queries) else np.zeros(0, dtype=np.int64)
     scores = ordinal_importance(ranks)
     return PanoInstances(

@@ -32,7 +32,12 @@ from foir360_core.runtime.engine_cache import (
     read_metadata,
 )
 from foir360_core.runtime.provision import ensure_engine, ensure_onnx
-from foir360_core.runtime.selection import ArtifactKind, detect_kind, plan_backends
+from foir360_core.runtime.selection import (
+    ArtifactKind,
+    default_artifact,
+    detect_kind,
+    plan_backends,
+)
 from foir360_core.runtime.tensorrt_build import EngineBuildError
 from foir360_core.runtime.timing import LatencyCounter, StageTimings
 from foir360_core.settings import RankerSettings
@@ -59,7 +64,8 @@ class Ranker:
     thread count and post-processing thresholds to use; ``model``, ``backend`` and any
     keyword named like a settings field override it (``Ranker(path, "torch",
     score_threshold=0.3)``). ``model`` is a checkpoint, ONNX file or TensorRT engine; empty
-    = the shipped default model. ``backend`` "auto" takes TensorRT if importable with a GPU,
+    = the shipped default model (its ONNX copy unless the backend is PyTorch: no torch).
+    ``backend`` "auto" takes TensorRT if importable with a GPU,
     else ONNX Runtime, else PyTorch. With ``allow_fallback`` an explicit backend that cannot
     run here is replaced by the next compatible one, with a warning in the log; without it,
     construction fails with a message that names what to install. ``input_height``
@@ -84,12 +90,7 @@ class Ranker:
         given = {"model": model, "backend": backend}
         overrides.update({k: v for k, v in given.items() if v is not None})
         self.settings = dataclasses.replace(settings, **overrides)
-        if self.settings.model:
-            model = self.settings.model
-        else:
-            from foir360_core.models import default_model_path
-
-            model = default_model_path()
+        model = self.settings.model or default_artifact(self.settings.backend)
         self.model_path = Path(model)
         self.kind = detect_kind(self.model_path)
         backend = self.requested_backend = self.settings.backend

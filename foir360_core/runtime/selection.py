@@ -59,6 +59,26 @@ COMPATIBLE: dict[ArtifactKind, tuple[str, ...]] = {
 }
 
 
+def default_artifact(backend: str) -> Path:
+    """The shipped default model in the form ``backend`` loads without torch when it can.
+
+    The default ships twice (``foir360_core/assets``): a checkpoint and its parity-checked ONNX
+    export. ONNX Runtime and TensorRT (and "auto" when either is importable) get the ONNX
+    file, so a robot installed without torch never needs it; PyTorch gets the checkpoint, and
+    so does anything when the ONNX copy is missing.
+    """
+    from foir360_core.deps import is_importable
+    from foir360_core.models import default_model_path
+
+    checkpoint = default_model_path()
+    deployable = checkpoint.with_suffix(ONNX_SUFFIXES[0])
+    if backend == "torch" or not deployable.is_file():
+        return checkpoint
+    if backend == "auto" and not any(map(is_importable, ("onnxruntime", "tensorrt"))):
+        return checkpoint
+    return deployable
+
+
 def plan_backends(kind: ArtifactKind, requested: str, allow_fallback: bool) -> list[str]:
     """Backends to try, best first.
 

@@ -38,6 +38,9 @@ class RankerSettings:
     mask_threshold: float = setting(0.5, "mask probability above which a pixel belongs to "
                                          "the instance")
     max_instances: int = setting(50, "keep at most this many instances per panorama")
+    duplicate_iou: float = setting(0.5, "of two instances whose masks overlap on the sphere by "
+                                        "more than this IoU keep the better-scored (each "
+                                        "object once); 1 = keep both")
     cache_dir: str = setting("", "ONNX export / TensorRT engine cache; empty = "
                                  "$FOIR360_CACHE_DIR or ~/.cache/foir360")
     workspace_mb: int = setting(1024, "TensorRT builder workspace limit in MB")
@@ -45,7 +48,7 @@ class RankerSettings:
     def __post_init__(self) -> None:
         check_fields(self)
         problems = []
-        for name in ("score_threshold", "mask_threshold"):
+        for name in ("score_threshold", "mask_threshold", "duplicate_iou"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0 or (name == "mask_threshold" and value in (0.0, 1.0)):
                 problems.append(f"'{name}' must be a probability in "
@@ -79,7 +82,8 @@ class RankerSettings:
         """The keyword arguments of ``models.postprocess.outputs_to_instances``."""
         return {"score_threshold": self.score_threshold,
                 "mask_threshold": self.mask_threshold,
-                "max_instances": self.max_instances}
+                "max_instances": self.max_instances,
+                "duplicate_iou": self.duplicate_iou}
 
 
-POSTPROCESS_KEYS = ("score_threshold", "mask_threshold", "max_instances")
+POSTPROCESS_KEYS = ("score_threshold", "mask_threshold", "max_instances", "duplicate_iou")

@@ -19,9 +19,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """One browser for the whole session (launching takes about two seconds)."""
+    """One browser per test module (launching takes about two seconds). Not per session:
+    Playwright's sync API keeps an asyncio loop running in the main thread while it lives,
+    and the launch tests (tests/ros/test_launch_*.py) run their own loop there later."""
     if not Path(CHROMIUM).exists():
         pytest.skip("headless chromium is not installed: run `make browser` "
                     "(apt-get install chromium) to run the annotation page tests")

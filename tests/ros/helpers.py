@@ -32,6 +32,28 @@ except ImportError as err:
 
 ros = [pytest.mark.ros, pytest.mark.skipif(bool(ROS_MISSING), reason=ROS_MISSING)]
 
+try:
+    import launch_testing  # noqa: F401
+    import vision_msgs.msg  # noqa: F401
+
+    LAUNCH_MISSING = ROS_MISSING
+except ImportError as err:
+    LAUNCH_MISSING = (f"launch_testing or vision_msgs is not importable ({err}): `make test` "
+                      "installs them from ../shared/ros (see its LAUNCH-HERE.md); without that "
+                      "folder the launch tests skip")
+
+
+ROBOT_INSTALL = REPO / "tests" / "ros" / "robot_install"
+# foir360's declared dependencies that the README's robot install does not install
+ROBOT_LEAVES_OUT = "torch,torchvision,onnx,rosbags,matplotlib,safetensors"
+
+
+def robot_install_env() -> dict[str, str]:
+    """Environment of a child Python that cannot import what the README's robot install
+    leaves out (see robot_install/sitecustomize.py)."""
+    path = os.pathsep.join(filter(None, [str(ROBOT_INSTALL), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, "FOIR360_BLOCKED_MODULES": ROBOT_LEAVES_OUT}
+
 
 def domain_id(module: str) -> int:
     """A ROS_DOMAIN_ID for one test module and process, in 100..199 (clear of common ones)."""
