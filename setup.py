@@ -60,6 +60,11 @@ setup(
         "console_scripts": [
             "foir360 = foir360_core.cli.main:main",
             "ranker_node = foir360_ros.ranker_node:main",
-        ]
+        ],
+        # `foir360` subcommands that live outside the core (the core never imports ROS):
+        # each names a module with add_arguments(parser) and run(args) (cli.main).
+        "foir360.commands": [
+            "replay = foir360_ros.replay.cli",
+        ],
     },
 )

@@ -82,9 +82,8 @@ def main() -> None:
         with torch.no_grad():
             out = model(x, rank=True)
         return outputs_to_instances(
-            out["class_logits"][0].numpy(),
-            out["mask_logits"][0].numpy(),
-            out["rank_scores"][0].numpy(),
+            {name: out[name][0].numpy() for name in model.output_names},
+            rank_head=model.rank_type,
             out_size=image.shape[:2],
         )
 

@@ -98,10 +98,10 @@ def message_bytes(heights: list[int], scenes: int) -> None:
     from foir360_core.synth import render_panorama
     from foir360_ros.images import array_to_image
     from foir360_ros.interfaces import rclpy_types
-    from foir360_ros.ranked import ModelInfo, instances_to_msg, label_image
+    from foir360_ros.ranked import ProducerInfo, instances_to_msg, label_image
 
     types = rclpy_types()
-    model = ModelInfo("panorank", "1", ("object",))
+    model = ProducerInfo("panorank", "1", ("object",))
     print(f"\n2. bytes per frame ({scenes} synthetic scenes, ground-truth masks, serialised CDR)")
     print(f"   {'masks':>10} {'objects':>8} {'ranked msg':>11} {'mask images':>12} "
           f"{'ratio':>6} {'label mono16':>13}")

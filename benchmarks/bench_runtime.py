@@ -79,10 +79,10 @@ def worker(args: argparse.Namespace) -> None:
     image = read_image(args.image)
     start = time.perf_counter()
     if args.backend == "torch":
-        ranker = Ranker(args.model, "torch", input_size=size, device="cpu", threads=args.threads,
-                        allow_fallback=False)
+        ranker = Ranker(args.model, "torch", input_height=size[0], device="cpu",
+                        threads=args.threads or 0, allow_fallback=False)
     else:
-        ranker = Ranker(args.onnx, "onnxruntime", device="cpu", threads=args.threads,
+        ranker = Ranker(args.onnx, "onnxruntime", device="cpu", threads=args.threads or 0,
                         allow_fallback=False)
     load_s = time.perf_counter() - start
     loaded_mb = memory_mb()["VmRSS"]

@@ -22,7 +22,7 @@ from foir360_ros.images import (
 )
 from foir360_ros.interfaces import MessageTypes
 from foir360_ros.ranked import (
-    ModelInfo,
+    ProducerInfo,
     instances_to_msg,
     label_image,
     ranked_to_detections,
@@ -68,7 +68,7 @@ class RankingPipeline:
         self.mask_height = mask_height
         self.strict_erp = strict_erp
         info = ranker.info
-        self.model = ModelInfo(
+        self.model = ProducerInfo(
             name=str(info["model_name"]), version=str(info["model_version"]),
             class_names=tuple(str(c) for c in info["class_names"]))
 

@@ -19,8 +19,11 @@ UINT16_MAX = np.iinfo(np.uint16).max
 
 
 @dataclass(frozen=True)
-class ModelInfo:
-    """What every ranked message says about its producer."""
+class ProducerInfo:
+    """The model that produced a ranked message: its name, version and class names.
+
+    (Not the model contract: that is ``foir360_core.models.artifact.ModelInfo``.)
+    """
 
     name: str
     version: str
@@ -47,7 +50,7 @@ def instances_to_msg(
     instances: PanoInstances,
     *,
     image_size: tuple[int, int],
-    model: ModelInfo,
+    model: ProducerInfo,
 ):
     """Build a ``RankedInstanceArray``; ``header`` is used verbatim, masks are RLE-encoded.
 

@@ -13,10 +13,10 @@ import logging
 import sys
 import threading
 import time
+from dataclasses import asdict
 from typing import Any
 
 import rclpy
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -29,36 +29,18 @@ from rclpy.qos import (
     qos_check_compatible,
 )
 
+from foir360_core.settings import RankerSettings, SettingsError
 from foir360_ros.diagnostics import NodeStats, diagnostic_array
 from foir360_ros.images import BadFrameError
 from foir360_ros.interfaces import DETECTIONS, rclpy_types
+from foir360_ros.node_settings import RankerNodeSettings
+from foir360_ros.parameters import declare_settings, read_settings
 from foir360_ros.pipeline import RankingPipeline
 
 NODE_NAME = "foir360_ranker"
-# name -> (default, description); config/foir360.yaml lists the same keys and defaults.
-PARAMETERS: dict[str, tuple[Any, str]] = {
-    "image_topic": ("image", "input topic (relative names follow the namespace and remaps)"),
-    "compressed": (False, "subscribe sensor_msgs/CompressedImage on <image_topic>/compressed"),
-    "input_reliability": ("best_effort", "input QoS reliability: best_effort or reliable"),
-    "input_depth": (1, "input QoS keep-last depth"),
-    "strict_erp": (True, "reject frames that are not 2:1 equirectangular panoramas"),
-    "no_input_warning_s": (5.0, "warn once, with the publishers seen, after this silence"),
-    "model": ("", "checkpoint, ONNX or TensorRT engine path; empty = the shipped default"),
-    "backend": ("auto", "auto, tensorrt, onnxruntime or torch"),
-    "allow_fallback": (True, "let auto/tensorrt fall back to another backend (logged)"),
-    "input_height": (0, "network input rows (width = 2x); 0 = the model's own size"),
-    "threads": (0, "CPU threads for onnxruntime/torch; 0 = library default"),
-    "score_threshold": (0.5, "minimum class score of a published instance"),
-    "max_instances": (50, "publish at most this many instances per frame"),
-    "mask_height": (512, "rows of the published masks (width = 2x); 0 = image resolution"),
-    "warmup": (True, "rank one blank frame before subscribing"),
-    "output_reliability": ("reliable", "output QoS reliability: reliable or best_effort"),
-    "output_depth": (1, "output QoS keep-last depth"),
-    "publish_detections": (True, "publish ~/detections when vision_msgs is installed"),
-    "publish_label_image": (False, "publish ~/label_image (mono16, pixel = rank)"),
-    "publish_overlay": (False, "publish ~/overlay (rgb8 debug picture)"),
-    "diagnostics_period": (1.0, "seconds between /diagnostics messages"),
-}
+# Every parameter is generated from these settings classes (same names and defaults as the
+# CLI's flags); config/foir360.yaml lists them all.
+SETTINGS_CLASSES = (RankerNodeSettings, RankerSettings)
 RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
 
 
@@ -106,10 +88,14 @@ class RankerNode(Node):
 
     def __init__(self, ranker=None, **node_kwargs) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
-        for name, (default, description) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        self.p = {name: self.get_parameter(name).value for name in PARAMETERS}
-        self._check_parameters()
+        # what destroy_node touches exists before anything can fail
+        self._mailbox: Any = None
+        self._mailbox_cv = threading.Condition()
+        self._stopping = False
+        self._worker: threading.Thread | None = None
+        self._log_handler: _RosLogHandler | None = None
+        self.ranker_settings, self.node_settings = self._read_parameters()
+        self.p = {**asdict(self.node_settings), **asdict(self.ranker_settings)}
         self.types = rclpy_types()
         self.stats = NodeStats()
         self._log_handler = _RosLogHandler(self)
@@ -122,9 +108,6 @@ class RankerNode(Node):
         if self.p["warmup"]:
             self._warm_up()
         self._create_publishers()
-        self._mailbox: Any = None
-        self._mailbox_cv = threading.Condition()
-        self._stopping = False
         self._silence_warned = False
         self._started = self.get_clock().now()
         self._worker = threading.Thread(target=self._work, name="foir360-ranker", daemon=True)
@@ -134,25 +117,19 @@ class RankerNode(Node):
         self.create_timer(1.0, self._watch_silence)
 
     # --- start-up ---------------------------------------------------------------------------
-    def _check_parameters(self) -> None:
-        """Fail at start with the parameter's name rather than later with a traceback."""
-        positive = ("input_depth", "output_depth", "max_instances", "diagnostics_period",
-                    "no_input_warning_s")
-        problems = [f"{name} must be > 0 (got {self.p[name]})" for name in positive
-                    if self.p[name] <= 0]
-        problems += [f"{name} must be >= 0 (got {self.p[name]})"
-                     for name in ("mask_height", "input_height", "threads") if self.p[name] < 0]
-        problems += [f"{name} must be one of {sorted(RELIABILITY)} (got '{self.p[name]}')"
-                     for name in ("input_reliability", "output_reliability")
-                     if self.p[name] not in RELIABILITY]
-        if problems:
-            raise StartupError("invalid parameters: " + "; ".join(problems))
+    def _read_parameters(self) -> tuple[RankerSettings, RankerNodeSettings]:
+        """Declare and read every parameter; a bad one stops the start, named, with its type."""
+        for cls in SETTINGS_CLASSES:
+            declare_settings(self, cls)
+        try:
+            return read_settings(self, RankerSettings), read_settings(self, RankerNodeSettings)
+        except SettingsError as err:
+            raise StartupError(f"invalid parameters: {err}") from None
 
     def _load_ranker(self):
         from foir360_core.runtime import Ranker
 
         model = self.p["model"] or None
-        input_h = int(self.p["input_height"])
         note = ("; a first TensorRT run builds and caches an engine, which can take minutes"
                 if self.p["backend"] in ("auto", "tensorrt") else "")
         self.get_logger().info(
@@ -160,14 +137,7 @@ class RankerNode(Node):
             f"{note}")
         start = time.monotonic()
         try:
-            ranker = Ranker(
-                model, backend=str(self.p["backend"]),
-                input_size=(input_h, 2 * input_h) if input_h > 0 else None,
-                score_threshold=float(self.p["score_threshold"]),
-                max_instances=int(self.p["max_instances"]),
-                threads=int(self.p["threads"]) or None,
-                allow_fallback=bool(self.p["allow_fallback"]),
-            )
+            ranker = Ranker(settings=self.ranker_settings)
         except Exception as err:
             raise StartupError(
                 f"cannot load model {model or '(shipped default)'} with backend "
@@ -321,11 +291,15 @@ class RankerNode(Node):
             hardware_id=self.backend, report=report))
 
     def destroy_node(self) -> None:
+        """Stop the worker and detach the log handler; safe on a node whose start failed
+        (rclpy's shutdown destroys every node of the context, half-built ones too)."""
         with self._mailbox_cv:
             self._stopping = True
             self._mailbox_cv.notify()
-        self._worker.join(timeout=10.0)
-        logging.getLogger("foir360_core").removeHandler(self._log_handler)
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
+        if self._log_handler is not None:
+            logging.getLogger("foir360_core").removeHandler(self._log_handler)
         super().destroy_node()
 
 

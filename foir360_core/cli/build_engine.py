@@ -5,8 +5,10 @@ compute capability, the precision and the input shape, and stored with a JSON de
 beside it; an existing valid engine is reused, a stale one rebuilt. Builds take minutes on
 embedded GPUs: progress is logged throughout. --build-only provisions a robot ahead of time
 (build, then exit without running it); without it the engine is also loaded and run once.
---list shows the cache. TensorRT 11 has no FP16 builder flag: --fp16 then converts the ONNX
-with ModelOpt AutoCast (nvidia-modelopt) first.
+--list shows the cache. The engine's precision follows --precision as a ranker does (auto and
+fp16 build fp16, fp32 builds fp32), so the default provisions the engine a default ranker
+node looks for. TensorRT 11 has no FP16 builder flag: fp16 then converts the ONNX with
+ModelOpt AutoCast (nvidia-modelopt) first.
 """
 
 from __future__ import annotations
@@ -15,23 +17,25 @@ import argparse
 import logging
 from pathlib import Path
 
+from foir360_core.cli.settings_args import add_settings_arguments, settings_from_args
+from foir360_core.settings import RankerSettings
+
+# Settings that do not change an engine: the engine is built for any of them.
+ENGINE_IRRELEVANT = ("model", "backend", "allow_fallback", "device", "threads",
+                     "score_threshold", "mask_threshold", "max_instances")
+
 log = logging.getLogger("foir360.build_engine")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?",
                         help="ONNX file (or a checkpoint, exported to ONNX first)")
-    parser.add_argument("--fp16", action="store_true", help="fp16 engine (default fp32)")
-    parser.add_argument("--workspace-mb", type=int, default=1024,
-                        help="TensorRT builder workspace limit in MB (default 1024)")
-    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
-                        help="input size for a dynamic-shape ONNX (default: the model's)")
+    add_settings_arguments(parser.add_argument_group("ranker settings (TensorRT)"),
+                           RankerSettings, exclude=ENGINE_IRRELEVANT)
     parser.add_argument("--build-only", action="store_true",
                         help="build or validate the engine, then exit without running it")
     parser.add_argument("--force", action="store_true",
                         help="rebuild even if a valid engine exists")
-    parser.add_argument("--cache-dir", type=Path,
-                        help="cache root (default $FOIR360_CACHE_DIR or ~/.cache/foir360)")
     parser.add_argument("--list", action="store_true", help="list the cached engines and exit")
 
 
@@ -59,15 +63,21 @@ def run(args: argparse.Namespace) -> int:
         ModelInfoError,
     )
     from foir360_core.runtime.provision import ensure_engine, ensure_onnx
+    from foir360_core.runtime.ranker import tensorrt_precision
 
-    cache = EngineCache(args.cache_dir)
+    try:
+        settings = settings_from_args(RankerSettings, args, model=args.model)
+    except ValueError as err:
+        log.error("%s", err)
+        return 2
+    cache = EngineCache(settings.cache_dir or None)
     if args.list:
         return _list(cache)
     if not args.model:
         log.error("name the model to build: foir360 build-engine MODEL.onnx (or use --list)")
         return 2
-    size = tuple(args.input_size) if args.input_size else None
-    precision = "fp16" if args.fp16 else "fp32"
+    size = settings.input_size
+    precision = tensorrt_precision(settings)
     try:
         onnx_path = ensure_onnx(Path(args.model), cache, size)
         engine, info = ensure_engine(onnx_path, cache, precision=precision,
@@ -77,8 +87,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.build_only:
             from foir360_core.runtime import Ranker
 
-            ranker = Ranker(engine, backend="tensorrt", allow_fallback=False,
-                            cache_dir=cache.root)
+            ranker = Ranker(str(engine), "tensorrt", settings=settings, allow_fallback=False)
             timings = ranker.warmup(runs=3)
             print(f"engine runs: {info.name} v{info.version}, inference {timings.infer_ms:.1f} ms")
     except BackendUnavailableError as err:

@@ -31,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from foir360_core.export import ExportError, export_onnx
-    from foir360_core.runtime.deps import BackendUnavailableError
+    from foir360_core.deps import BackendUnavailableError
+    from foir360_core.runtime.export import ExportError, export_onnx
 
     size = tuple(args.input_size) if args.input_size else None
     try:

@@ -1,7 +1,10 @@
 """``foir360`` entry point.
 
-Each subcommand lives in its own module under ``foir360_core.cli`` and exposes
-``add_arguments(parser)`` and ``run(args) -> int``. Modules keep heavy imports (torch,
+Each subcommand lives in its own module and exposes ``add_arguments(parser)`` and
+``run(args) -> int`` (and ``HELP``, a one-line description, or a docstring whose first line
+is one). The core's own commands are listed in ``COMMANDS``; other packages add theirs
+through the ``foir360.commands`` entry-point group (the ROS package registers ``replay``
+there), so the core never imports them by name. Modules keep heavy imports (torch,
 onnxruntime, rclpy) inside ``run`` so that ``foir360 --help`` stays instant.
 """
 
@@ -11,9 +14,12 @@ import argparse
 import importlib
 import logging
 import sys
+from importlib.metadata import entry_points
+from types import ModuleType
 
 from foir360_core import __version__
 
+PLUGIN_GROUP = "foir360.commands"
 # name -> (module, one-line help). Order is the order of the pipeline.
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("foir360_core.cli.synth", "render synthetic 360° panoramas with exact masks"),
@@ -25,7 +31,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("foir360_core.cli.export", "export a checkpoint to ONNX (metadata, parity check)"),
     "build-engine": ("foir360_core.cli.build_engine", "build/validate a cached TensorRT engine"),
     "rank": ("foir360_core.cli.rank", "rank the objects of panoramas; write JSON and overlays"),
-    "replay": ("foir360_ros.replay.cli", "rank a rosbag2 bag offline or via a live node; report"),
     "eval": ("foir360_core.cli.evaluate", "score predicted ranks: SOR, SA-SOR, MAE (profiles)"),
 }
 
@@ -39,11 +44,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        command = sub.add_parser(name, help=help_text, description=module.__doc__)
-        module.add_arguments(command)
-        command.set_defaults(_run=module.run)
+        _add_command(sub, name, importlib.import_module(module_name), help_text)
+    for name, module in plugin_commands().items():
+        if name not in COMMANDS:
+            _add_command(sub, name, module, getattr(module, "HELP", None) or _first_line(module))
     return parser
+
+
+def plugin_commands() -> dict[str, ModuleType]:
+    """Subcommand modules registered by installed packages (``foir360.commands``).
+
+    A package whose module cannot be imported here (a missing optional dependency) loses
+    its command with a warning; the rest of the CLI keeps working.
+    """
+    found = {}
+    for entry in entry_points(group=PLUGIN_GROUP):
+        try:
+            found[entry.name] = entry.load()
+        except ImportError as err:
+            logging.getLogger(__name__).warning(
+                "foir360 %s is unavailable: %s (%s)", entry.name, err, entry.value)
+    return found
+
+
+def _first_line(module: ModuleType) -> str:
+    return (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
+
+
+def _add_command(sub, name: str, module: ModuleType, help_text: str) -> None:
+    command = sub.add_parser(name, help=help_text, description=module.__doc__)
+    module.add_arguments(command)
+    command.set_defaults(_run=module.run)
 
 
 def main(argv: list[str] | None = None) -> int:

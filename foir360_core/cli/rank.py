@@ -14,6 +14,9 @@ import argparse
 import logging
 from pathlib import Path
 
+from foir360_core.cli.settings_args import add_settings_arguments, settings_from_args
+from foir360_core.settings import RankerSettings
+
 log = logging.getLogger("foir360.rank")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -22,21 +25,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR",
                         help="ERP panoramas (W = 2H), or folders of them")
-    parser.add_argument("--model", type=Path,
-                        help="checkpoint, ONNX file or TensorRT engine (default: shipped model)")
-    parser.add_argument("--backend", default="auto",
-                        choices=("auto", "tensorrt", "onnxruntime", "torch"))
-    parser.add_argument("--no-fallback", action="store_true",
-                        help="fail instead of falling back when --backend cannot run here")
     parser.add_argument("--out", type=Path, default=Path("ranked"), help="output folder")
-    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
-                        help="network input size (default: the model's)")
-    parser.add_argument("--score-threshold", type=float, default=0.5,
-                        help="minimum object probability of an instance (default 0.5)")
-    parser.add_argument("--max-instances", type=int, default=50)
-    parser.add_argument("--threads", type=int, help="CPU threads for inference")
-    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
-    parser.add_argument("--cache-dir", type=Path, help="ONNX/engine cache root")
+    add_settings_arguments(parser.add_argument_group("ranker settings"), RankerSettings)
 
 
 def collect_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
@@ -79,11 +69,7 @@ def run(args: argparse.Namespace) -> int:
         log.error("no panoramas to rank")
         return 2
     try:
-        ranker = Ranker(args.model, args.backend,
-                        input_size=tuple(args.input_size) if args.input_size else None,
-                        score_threshold=args.score_threshold, max_instances=args.max_instances,
-                        threads=args.threads, allow_fallback=not args.no_fallback,
-                        device=args.device, cache_dir=args.cache_dir)
+        ranker = Ranker(settings=settings_from_args(RankerSettings, args))
     except (BackendUnavailableError, FileNotFoundError, ValueError) as err:
         log.error("%s", err)
         return 3

@@ -1,7 +1,10 @@
 """PanoRank, the panorama-aware segmentation-and-ranking network (SPEC §5), and its contract.
 
 * ``build_model(config)`` → ``PanoRank``; ``model(images)`` → dict with ``class_logits``,
-  ``mask_logits``, ``rank_scores``; ``model.export_module()`` for ONNX.
+  ``mask_logits`` and the rank head's outputs (``heads``: one plug-in class per head);
+  ``model.export_module()`` for ONNX.
+* ``artifact``: the model contract (``ModelInfo``, tensor names, preprocessing constants)
+  that training writes and export, runtime and node read.
 * ``preprocess.prepare_input`` and ``postprocess.outputs_to_instances`` are shared by the
   training validation and the runtime, so both see exactly the same numbers.
 * ``checkpoint.save_checkpoint`` / ``load_checkpoint`` (safetensors, never pickle).

@@ -24,9 +24,9 @@ from safetensors.torch import load_file, save_file
 
 from foir360_core import __version__
 from foir360_core.io.atomic import atomic_path
+from foir360_core.models.artifact import preprocessing_meta
 from foir360_core.models.config import config_hash, model_section
 from foir360_core.models.panorank import PanoRank, build_model
-from foir360_core.models.preprocess import preprocessing_meta
 
 FORMAT = "foir360-panorank/1"
 META_KEY = "foir360"

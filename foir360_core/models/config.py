@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from foir360_core.settings import RankerSettings
+
 DEFAULT_CONFIG: dict[str, Any] = {
     "model": {
         "name": "panorank",
@@ -30,13 +32,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "num_heads": 4,
         "ffn_dim": 512,
         "dropout": 0.0,
-        "rank_head": {
-            "type": "sequential",  # "sequential" (SeqRank-style) or "hungarian" (seed 002)
-            "layers": 2,
-            "max_steps": 50,
-            "stop_threshold": 0.5,
-            "rank_slots": 32,
-        },
+        # a registered head (models.heads: "sequential", "hungarian", ...); its own
+        # parameters and their defaults live in its class
+        "rank_head": {"type": "sequential"},
         "input_size": [256, 512],
     },
     "data": {
@@ -69,9 +67,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "val": {
         "every": 1,
         "max_images": None,
-        "score_threshold": 0.5,
-        "mask_threshold": 0.5,
-        "max_instances": 50,
+        **RankerSettings().postprocess(),  # the runtime's defaults, defined once
         "profiles": ["foir360", "assr"],
         "select": "instance_recall",  # the figure that picks model_best
     },
@@ -96,6 +92,7 @@ def deep_merge(base: dict, override: dict) -> dict:
 def load_config(path: str | Path, overrides: list[str] | None = None) -> dict:
     """Load a YAML config, resolve its ``base`` chain over the defaults, apply overrides."""
     config = deep_merge(DEFAULT_CONFIG, _load_chain(Path(path), seen=()))
+    config["model"] = model_section(config)  # the rank head's own keys become overridable
     return apply_overrides(config, overrides or [])
 
 
@@ -149,7 +146,14 @@ def model_section(config: dict) -> dict:
     section = config.get("model", config) if isinstance(config, dict) else None
     if not isinstance(section, dict):
         raise ConfigError("config must be a mapping with a 'model' section")
-    return deep_merge(DEFAULT_CONFIG["model"], section)
+    from foir360_core.models.heads import resolve_rank_head
+
+    model = deep_merge(DEFAULT_CONFIG["model"], section)
+    try:
+        model["rank_head"] = resolve_rank_head(model["rank_head"])
+    except ValueError as err:
+        raise ConfigError(f"model.rank_head.type: {err}") from None
+    return model
 
 
 def config_hash(config: dict) -> str:

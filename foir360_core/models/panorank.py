@@ -5,12 +5,14 @@ size that is a multiple of 32 and returns a dict:
 
 * ``class_logits`` (B, Q, C+1), the last class meaning "no object";
 * ``mask_logits`` (B, Q, H/4, W/4);
-* ``rank_scores`` (B, Q), higher = more important (eval mode, or ``rank=True``);
-* ``aux`` (per-layer predictions), ``queries`` and ``memory`` for the training losses;
-* ``rank_logits`` (B, Q, R) with the Hungarian rank head.
+* the rank head's outputs (``model.rank_head.type``, see ``models.heads``): e.g.
+  ``rank_scores`` (B, Q) for the sequential head (eval mode, or ``rank=True``),
+  ``rank_logits`` (B, Q, R) for the Hungarian one;
+* ``aux`` (per-layer predictions), ``queries`` and ``memory`` for the training losses.
 
-``export_module()`` wraps the eval path as a module returning the tuple
-(class_logits, mask_logits, rank_scores), which ``torch.onnx.export`` can trace.
+``export_module()`` wraps the eval path as a module returning the tuple of
+``output_names`` (class_logits, mask_logits, then the head's outputs), which
+``torch.onnx.export`` can trace.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from foir360_core.models.artifact import CORE_OUTPUTS
 from foir360_core.models.backbones import build_backbone
 from foir360_core.models.config import check_input_size, model_section
 from foir360_core.models.decoder import PixelDecoder, TransformerDecoder
+from foir360_core.models.heads import head_class
 from foir360_core.models.layers import SphericalPositionEncoding
-from foir360_core.models.ranking import HungarianRankHead, SequentialRankHead
 
 
 class PanoRank(nn.Module):
@@ -53,27 +56,17 @@ class PanoRank(nn.Module):
             ffn=ffn,
             dropout=float(cfg["dropout"]),
         )
-        rank = cfg["rank_head"]
-        self.rank_type = rank["type"]
-        if self.rank_type == "sequential":
-            self.rank_head: nn.Module = SequentialRankHead(
-                dim,
-                heads=heads,
-                ffn=ffn,
-                layers=int(rank["layers"]),
-                max_steps=int(rank["max_steps"]),
-                stop_threshold=float(rank["stop_threshold"]),
-            )
-        elif self.rank_type == "hungarian":
-            self.rank_head = HungarianRankHead(dim, int(rank["rank_slots"]))
-        else:
-            raise ValueError(
-                f"model.rank_head.type must be 'sequential' or 'hungarian', got {self.rank_type!r}"
-            )
+        self.rank_type = str(cfg["rank_head"]["type"])
+        self.rank_head = head_class(self.rank_type)(dim, cfg)
 
     @property
     def class_names(self) -> list[str]:
         return list(self.config["class_names"])
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """Names of ``export_module()``'s outputs, in order (the ONNX graph's outputs)."""
+        return (*CORE_OUTPUTS, *self.rank_head.outputs)
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -95,14 +88,11 @@ class PanoRank(nn.Module):
         if rank is None:
             rank = not self.training
         obj_prob = object_probability(out["class_logits"])
-        if self.rank_type == "hungarian":
-            out["rank_logits"], out["rank_scores"] = self.rank_head(queries, obj_prob)
-        elif rank:
-            out["rank_scores"] = self.rank_head(queries, obj_prob, memory, memory_pos)
+        out.update(self.rank_head(queries, obj_prob, memory, memory_pos, rank=rank))
         return out
 
     def export_module(self) -> nn.Module:
-        """A traceable eval-mode module: images → (class_logits, mask_logits, rank_scores).
+        """A traceable eval-mode module: images → the tuple of ``output_names``.
 
         The wrapper is created in eval mode: exporters restore the wrapper's own mode
         recursively afterwards, which would otherwise flip this model into training mode.
@@ -120,9 +110,9 @@ class _ExportWrapper(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out = self.model(images, rank=True)
-        return out["class_logits"], out["mask_logits"], out["rank_scores"]
+        return tuple(out[name] for name in self.model.output_names)
 
 
 def build_model(config: dict) -> PanoRank:

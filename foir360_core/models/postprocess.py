@@ -5,29 +5,21 @@ Steps: (1) keep queries whose object probability (1 − P(no object)) reaches
 overlaps an already kept one by IoU > ``dedup_iou`` (duplicate queries for one object);
 (3) cap at ``max_instances``; (4) upsample the kept mask logits to ``out_size`` with
 bilinear interpolation that wraps across the longitude seam, threshold at
-``mask_threshold`` (a probability) and drop empty masks; (5) rank by ``rank_scores``
-(unique ranks, 1 = most important), or, given the Hungarian head's ``rank_logits``, by the
-exclusive assignment of queries to rank slots (seed 002); scores are the ranks'
-``ordinal_importance``.
+``mask_threshold`` (a probability) and drop empty masks; (5) rank the kept queries with
+the model's rank head's own ``decode`` (``models.heads``: unique ranks, 1 = most
+important); scores are the ranks' ``ordinal_importance``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import cv2
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
+from foir360_core.models.heads import head_class, one_image
+from foir360_core.settings import RankerSettings
 from foir360_core.structures import PanoInstances
-from foir360_core.structures.instances import ranks_from_scores
-
-
-def _squeeze(a: np.ndarray, ndim: int, name: str) -> np.ndarray:
-    a = np.asarray(a)
-    if a.ndim == ndim + 1 and a.shape[0] == 1:
-        a = a[0]
-    if a.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dims (one image), got shape {a.shape}")
-    return a
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -54,24 +46,6 @@ def resize_wrap(maps: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def exclusive_ranks(rank_logits: np.ndarray) -> np.ndarray:
-    """Unique ranks 1..n from per-object rank-slot logits (n, R) by Hungarian assignment.
-
-    Cost is −log P(slot); slots are replicated so that any n fits (the last slot means
-    "R or later"), then objects are ordered by their assigned slot, ties by probability.
-    """
-    n, slots = rank_logits.shape
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    logp = np.log(softmax(rank_logits.astype(np.float64)) + 1e-12)
-    columns = np.minimum(np.arange(max(n, slots)), slots - 1)
-    cost = -logp[:, columns]
-    rows, cols = linear_sum_assignment(cost)
-    assigned = np.empty(n, dtype=np.float64)
-    assigned[rows] = columns[cols] - 1e-6 * logp[rows, columns[cols]]
-    return ranks_from_scores(-assigned)
-
-
 def ordinal_importance(ranks: np.ndarray) -> np.ndarray:
     """Importance in (0, 1] from unique ranks: 1 for rank 1, falling by 1/n per rank.
 
@@ -84,26 +58,26 @@ def ordinal_importance(ranks: np.ndarray) -> np.ndarray:
 
 
 def outputs_to_instances(
-    class_logits: np.ndarray,
-    mask_logits: np.ndarray,
-    rank_scores: np.ndarray,
+    outputs: Mapping[str, np.ndarray],
     *,
+    rank_head: str,
     out_size: tuple[int, int],
-    score_threshold: float = 0.5,
-    mask_threshold: float = 0.5,
-    max_instances: int = 50,
+    score_threshold: float = RankerSettings.score_threshold,
+    mask_threshold: float = RankerSettings.mask_threshold,
+    max_instances: int = RankerSettings.max_instances,
     dedup_iou: float = 0.8,
-    rank_logits: np.ndarray | None = None,
 ) -> PanoInstances:
-    """One image's raw outputs (leading batch dim of 1 allowed) → ranked ``PanoInstances``."""
-    class_logits = _squeeze(class_logits, 2, "class_logits").astype(np.float32)
-    mask_logits = _squeeze(mask_logits, 3, "mask_logits").astype(np.float32)
-    rank_scores = _squeeze(rank_scores, 1, "rank_scores").astype(np.float64)
+    """One image's raw outputs by name (leading batch dim of 1 allowed) → ``PanoInstances``.
+
+    ``rank_head`` names the head that produced ``outputs`` (``ModelInfo.rank_head``).
+    """
+    head = head_class(rank_head)
+    class_logits = one_image(outputs, "class_logits", 2).astype(np.float32)
+    mask_logits = one_image(outputs, "mask_logits", 3).astype(np.float32)
     nq = class_logits.shape[0]
-    if mask_logits.shape[0] != nq or rank_scores.shape[0] != nq:
+    if mask_logits.shape[0] != nq:
         raise ValueError(
-            f"outputs disagree on the number of queries: class {nq}, masks {mask_logits.shape[0]}, "
-            f"rank {rank_scores.shape[0]}"
+            f"outputs disagree on the number of queries: class {nq}, masks {mask_logits.shape[0]}"
         )
     probs = softmax(class_logits)
     obj = 1.0 - probs[:, -1]
@@ -129,10 +103,7 @@ def outputs_to_instances(
     masks = resize_wrap(mask_logits[queries], (H, W)) > cut
     nonempty = masks.reshape(len(queries), H * W).any(1)
     queries, masks = queries[nonempty], masks[nonempty]
-    if rank_logits is not None and len(queries):
-        ranks = exclusive_ranks(_squeeze(rank_logits, 2, "rank_logits")[queries])
-    else:
-        ranks = ranks_from_scores(rank_scores[queries])
+    ranks = head.decode(outputs, queries) if len(queries) else np.zeros(0, dtype=np.int64)
     scores = ordinal_importance(ranks)
     return PanoInstances(
         masks=masks.reshape(len(queries), H, W),

@@ -1,8 +1,7 @@
 """Image → network input, shared by training validation and every runtime backend.
 
-The default backbone (EfficientNet-Lite, converted from TensorFlow) was trained on inputs
-scaled to [-1, 1], hence mean = std = 0.5 on [0, 1] pixels. These constants are written
-into every checkpoint's metadata (``preprocessing``), so a runtime never guesses them.
+The normalisation constants are part of the model contract (``models.artifact``), which
+writes them into every checkpoint's and ONNX file's metadata, so a runtime never guesses.
 """
 
 from __future__ import annotations
@@ -10,19 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-MEAN = (0.5, 0.5, 0.5)
-STD = (0.5, 0.5, 0.5)
-
-
-def preprocessing_meta() -> dict:
-    """What ``prepare_input`` does, for checkpoint metadata."""
-    return {
-        "color": "RGB",
-        "resize": "cv2.INTER_AREA",
-        "scale": 1.0 / 255.0,
-        "mean": MEAN,
-        "std": STD,
-    }
+from foir360_core.models.artifact import MEAN, STD
 
 
 def prepare_input(image_rgb: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from foir360_core.runtime.deps import require
+from foir360_core.deps import require
 
 CPU_PROVIDERS = ("CPUExecutionProvider",)
 

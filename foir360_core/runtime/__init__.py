@@ -6,7 +6,8 @@ with the same pre- and post-processing on every backend. ``EngineCache`` keeps T
 engines keyed on ONNX hash, TensorRT version, GPU, precision and input shape.
 """
 
-from foir360_core.runtime.deps import BackendUnavailableError
+from foir360_core.deps import BackendUnavailableError
+from foir360_core.models.artifact import ModelInfo, ModelInfoError, read_onnx_info
 from foir360_core.runtime.engine_cache import (
     EngineCache,
     EngineCacheError,
@@ -15,7 +16,6 @@ from foir360_core.runtime.engine_cache import (
     check_engine,
     default_cache_dir,
 )
-from foir360_core.runtime.model_info import ModelInfo, ModelInfoError, read_onnx_info
 from foir360_core.runtime.ranker import Ranker
 from foir360_core.runtime.selection import ArtifactKind, ModelArtifactError, plan_backends
 from foir360_core.runtime.tensorrt_build import EngineBuildError

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from foir360_core.runtime.deps import require
+from foir360_core.deps import require
+from foir360_core.models.artifact import LEGACY_RANK_HEAD, ModelInfo, read_onnx_info
 from foir360_core.runtime.engine_cache import EngineCache, file_sha256
-from foir360_core.runtime.model_info import ModelInfo, read_onnx_info
 from foir360_core.runtime.selection import ArtifactKind, detect_kind
 
 log = logging.getLogger(__name__)
@@ -30,16 +30,20 @@ def ensure_onnx(
         return model_path
     require("torch", "exporting a checkpoint to ONNX")
     require("onnx", "exporting a checkpoint to ONNX")
-    from foir360_core.export.onnx_export import export_onnx
     from foir360_core.models.checkpoint import read_metadata as checkpoint_metadata
+    from foir360_core.runtime.export import export_onnx
 
     meta = checkpoint_metadata(model_path)
     height, width = input_size or meta["input_size"]
     digest = file_sha256(model_path)[:16]
     target = cache.root / "onnx" / f"{meta.get('name', 'model')}-{digest}-{height}x{width}.onnx"
     if target.is_file():
-        log.info("using cached ONNX export %s", target)
-        return target
+        # an export made before rank heads named their outputs reads as "sequential"; a
+        # Hungarian checkpoint's must be made again, with the outputs its head decodes
+        if read_onnx_info(target).rank_head == meta.get("rank_head", LEGACY_RANK_HEAD):
+            log.info("using cached ONNX export %s", target)
+            return target
+        log.info("cached export %s predates its rank head's outputs: exporting again", target)
     log.info("exporting %s to ONNX once (cached at %s)", model_path.name, target)
     export_onnx(model_path, target, input_size=(height, width))
     return target

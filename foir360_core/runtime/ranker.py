@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from foir360_core.deps import BackendUnavailableError, require
 from foir360_core.geometry import check_erp_shape
+from foir360_core.models.artifact import ModelInfo, read_onnx_info
 from foir360_core.runtime.backends import Backend
-from foir360_core.runtime.deps import BackendUnavailableError, require
 from foir360_core.runtime.engine_cache import (
     EngineCache,
     EngineCacheError,
@@ -30,11 +31,11 @@ from foir360_core.runtime.engine_cache import (
     check_engine,
     read_metadata,
 )
-from foir360_core.runtime.model_info import ModelInfo, read_onnx_info
 from foir360_core.runtime.provision import ensure_engine, ensure_onnx
 from foir360_core.runtime.selection import ArtifactKind, detect_kind, plan_backends
 from foir360_core.runtime.tensorrt_build import EngineBuildError
 from foir360_core.runtime.timing import LatencyCounter, StageTimings
+from foir360_core.settings import RankerSettings
 from foir360_core.structures import PanoInstances
 
 log = logging.getLogger(__name__)
@@ -44,58 +45,60 @@ log = logging.getLogger(__name__)
 RECOVERABLE = (BackendUnavailableError, EngineBuildError, EngineCacheError)
 
 
+def tensorrt_precision(settings: RankerSettings) -> str:
+    """The engine precision for ``settings``: fp16 unless fp32 is asked for (engines run on
+    a GPU, where fp16 is the sensible default); ``build-engine`` uses the same rule, so it
+    provisions the very engine a ranker with the same settings looks for."""
+    return "fp32" if settings.precision == "fp32" else "fp16"
+
+
 class Ranker:
     """Rank every object of an ERP panorama with a PanoRank model.
 
-    ``model``: path of a checkpoint, ONNX file or TensorRT engine; None = the shipped
-    default model. ``backend``: "auto" (TensorRT if importable with a GPU, else ONNX
-    Runtime, else PyTorch), or "tensorrt" / "onnxruntime" / "torch". With
-    ``allow_fallback`` an explicit backend that cannot run here is replaced by the next
-    compatible one, with a warning in the log; without it, construction fails with a
-    message that names what to install. ``input_size`` (h, w) overrides the model's own (a
-    checkpoint adapts; a fixed-shape ONNX or engine must match). ``fp16``: None = the
-    backend's default (fp16 on CUDA for PyTorch and TensorRT, fp32 otherwise).
-    ``threads`` limits CPU threads (ONNX Runtime per session; PyTorch process-wide); on a
-    CPU shared with other busy processes, 1 thread can be several times faster than the
-    default (see ``benchmarks/bench_runtime.py``). A ``Ranker`` is not thread-safe: give
-    each thread its own, or serialise calls.
+    ``settings`` (``RankerSettings``) says which model, backend, device, precision,
+    thread count and post-processing thresholds to use; ``model``, ``backend`` and any
+    keyword named like a settings field override it (``Ranker(path, "torch",
+    score_threshold=0.3)``). ``model`` is a checkpoint, ONNX file or TensorRT engine; empty
+    = the shipped default model. ``backend`` "auto" takes TensorRT if importable with a GPU,
+    else ONNX Runtime, else PyTorch. With ``allow_fallback`` an explicit backend that cannot
+    run here is replaced by the next compatible one, with a warning in the log; without it,
+    construction fails with a message that names what to install. ``input_height``
+    overrides the model's own input size (a checkpoint adapts; a fixed-shape ONNX or engine
+    must match). ``precision`` "auto" = fp16 on CUDA for PyTorch and TensorRT, fp32
+    otherwise. ``threads`` limits CPU threads (ONNX Runtime per session; PyTorch
+    process-wide); on a CPU shared with other busy processes, 1 thread can be several times
+    faster than the default (see ``benchmarks/bench_runtime.py``). A ``Ranker`` is not
+    thread-safe: give each thread its own, or serialise calls.
     """
 
     def __init__(
         self,
         model: str | Path | None = None,
-        backend: str = "auto",
+        backend: str | None = None,
         *,
-        input_size: tuple[int, int] | None = None,
-        score_threshold: float = 0.5,
-        mask_threshold: float = 0.5,
-        max_instances: int = 50,
-        threads: int | None = None,
-        allow_fallback: bool = True,
-        device: str = "auto",
-        fp16: bool | None = None,
-        cache_dir: str | Path | None = None,
-        workspace_mb: int = 1024,
+        settings: RankerSettings | None = None,
         strict_erp: bool = False,
+        **overrides,
     ) -> None:
-        if model is None:
+        settings = settings or RankerSettings()
+        given = {"model": model, "backend": backend}
+        overrides.update({k: v for k, v in given.items() if v is not None})
+        self.settings = dataclasses.replace(settings, **overrides)
+        if self.settings.model:
+            model = self.settings.model
+        else:
             from foir360_core.models import default_model_path
 
             model = default_model_path()
         self.model_path = Path(model)
         self.kind = detect_kind(self.model_path)
-        self.requested_backend = backend
-        self.postprocess = {"score_threshold": float(score_threshold),
-                            "mask_threshold": float(mask_threshold),
-                            "max_instances": int(max_instances)}
+        backend = self.requested_backend = self.settings.backend
+        self.postprocess = self.settings.postprocess()
         self.strict_erp = strict_erp
-        self._options = {"input_size": tuple(input_size) if input_size else None,
-                         "threads": threads, "device": device, "fp16": fp16,
-                         "workspace_mb": int(workspace_mb)}
-        self.cache = EngineCache(cache_dir)
+        self.cache = EngineCache(self.settings.cache_dir or None)
         self.fallbacks: list[str] = []
         self._counter = LatencyCounter()
-        for name in plan_backends(self.kind, backend, allow_fallback):
+        for name in plan_backends(self.kind, backend, self.settings.allow_fallback):
             try:
                 self._backend, self.model_info = self._load(name)
                 break
@@ -119,18 +122,18 @@ class Ranker:
     # -- loading -------------------------------------------------------------------------
 
     def _load(self, name: str) -> tuple[Backend, ModelInfo]:
-        opts = self._options
+        opts = self.settings
         if name == "torch":
             from foir360_core.runtime.backends.torch_backend import TorchBackend
 
             require("torch", "the PyTorch backend")
-            from foir360_core.export.onnx_export import info_from_checkpoint
+            from foir360_core.models.artifact import info_from_checkpoint
             from foir360_core.models.checkpoint import load_checkpoint
 
             model, meta = load_checkpoint(self.model_path)
-            info = info_from_checkpoint(meta, opts["input_size"])
-            backend = TorchBackend(model.float(), device=opts["device"], fp16=opts["fp16"],
-                                   threads=opts["threads"])
+            info = info_from_checkpoint(meta, opts.input_size)
+            backend = TorchBackend(model.float(), device=opts.device, fp16=opts.fp16,
+                                   threads=opts.threads or None)
             return backend, info
         if name == "onnxruntime":
             from foir360_core.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
@@ -138,13 +141,14 @@ class Ranker:
             require("onnxruntime", "the ONNX Runtime backend")
             onnx_path = self._onnx_path()
             info = self._checked_info(read_onnx_info(onnx_path))
-            backend = OnnxRuntimeBackend(onnx_path, device=opts["device"], threads=opts["threads"])
+            backend = OnnxRuntimeBackend(onnx_path, device=opts.device,
+                                         threads=opts.threads or None)
             return backend, info
         return self._load_tensorrt()
 
     def _checked_info(self, info: ModelInfo) -> ModelInfo:
         """Apply an ``input_size`` override where the artifact allows it."""
-        wanted = self._options["input_size"]
+        wanted = self.settings.input_size
         if wanted is None or wanted == info.input_size:
             return info
         if not info.dynamic_shapes:
@@ -155,11 +159,10 @@ class Ranker:
         return dataclasses.replace(info, input_size=wanted)
 
     def _onnx_path(self) -> Path:
-        return ensure_onnx(self.model_path, self.cache, self._options["input_size"])
+        return ensure_onnx(self.model_path, self.cache, self.settings.input_size)
 
     def _precision(self) -> str:
-        fp16 = self._options["fp16"]
-        return "fp32" if fp16 is False else "fp16"
+        return tensorrt_precision(self.settings)
 
     def _load_tensorrt(self) -> tuple[Backend, ModelInfo]:
         from foir360_core.runtime.backends.tensorrt_backend import TensorRTBackend
@@ -183,7 +186,7 @@ class Ranker:
         precision = self._precision()
         engine, info = ensure_engine(
             self._onnx_path(), self.cache, precision=precision,
-            workspace_mb=self._options["workspace_mb"], input_size=self._options["input_size"],
+            workspace_mb=self.settings.workspace_mb, input_size=self.settings.input_size,
         )
         return TensorRTBackend(engine, precision=precision), self._checked_info(info)
 
@@ -217,7 +220,8 @@ class Ranker:
         with self._counter.stage("infer"):
             outputs = self._backend.infer(batch)
         with self._counter.stage("post"):
-            instances = outputs_to_instances(**outputs, out_size=out_size, **self.postprocess)
+            instances = outputs_to_instances(outputs, rank_head=self.model_info.rank_head,
+                                             out_size=out_size, **self.postprocess)
         self._counter.finish()
         return instances
 

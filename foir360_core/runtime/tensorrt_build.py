@@ -31,7 +31,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from foir360_core.runtime.deps import BackendUnavailableError, require
+from foir360_core.deps import BackendUnavailableError, require
 from foir360_core.runtime.engine_cache import EngineKey, file_sha256
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ def _autocast_fp16(onnx_path: Path, workdir: Path) -> Path:
         raise BackendUnavailableError(
             "TensorRT 11 removed BuilderFlag.FP16: an fp16 engine needs an fp16 ONNX. Install "
             "ModelOpt (pip install 'nvidia-modelopt[onnx]') so build-engine can convert it, or "
-            "build an fp32 engine (omit --fp16)"
+            "build an fp32 engine (--precision fp32)"
         ) from err
     onnx = require("onnx", "saving the fp16 ONNX")
     converted = convert_to_mixed_precision(

@@ -7,9 +7,8 @@ that straddles it is scored as one object.
 Losses, per decoder layer (the auxiliary layers too):
 * class: cross-entropy, the "no object" class down-weighted;
 * mask: sigmoid BCE + dice on the matched pairs;
-* rank (final layer only): for the sequential head, teacher-forced per-step BCE over the
-  queries with a final "stop" step whose target is nobody; for the Hungarian head, rank
-  slot cross-entropy of the matched queries.
+* rank (final layer only): the rank head's own ``loss`` (``models.heads``) over the
+  matched queries in ground-truth order.
 """
 
 from __future__ import annotations
@@ -18,8 +17,9 @@ import torch
 import torch.nn.functional as nnf
 from scipy.optimize import linear_sum_assignment
 
+from foir360_core.models.heads import RankTargets
 from foir360_core.models.layers import circular_pad_lon
-from foir360_core.models.panorank import PanoRank, object_probability
+from foir360_core.models.panorank import PanoRank
 from foir360_core.training.data import Sample
 
 
@@ -76,10 +76,9 @@ class Criterion:
 
     def __init__(self, model: PanoRank, train_cfg: dict) -> None:
         self.num_classes = int(model.config["num_classes"])
-        self.rank_type = model.rank_type
+        self.train_cfg = dict(train_cfg)
         self.weights = dict(train_cfg["loss_weights"])
         self.num_points = int(train_cfg["num_points"])
-        self.max_rank_steps = int(train_cfg["max_rank_steps"])
         self.class_weight = torch.ones(self.num_classes + 1)
         self.class_weight[-1] = float(train_cfg["no_object_weight"])
 
@@ -153,31 +152,12 @@ class Criterion:
         matches: list[tuple[torch.Tensor, torch.Tensor]],
         generator: torch.Generator | None,
     ) -> torch.Tensor:
+        """The rank head's own loss over the matched queries, most important first."""
         device = outputs["queries"].device
-        orders = []
+        orders, ranks = [], []
         for sample, (q, t) in zip(samples, matches, strict=True):
             by_rank = torch.argsort(sample.ranks[t])  # matched pairs, rank 1 first
             orders.append(q[by_rank].to(device))
-        if self.rank_type == "hungarian":
-            logits = outputs["rank_logits"]
-            slots = logits.shape[-1]
-            loss = torch.zeros((), device=device)
-            count = 0
-            for b, (sample, (q, t)) in enumerate(zip(samples, matches, strict=True)):
-                slot = (sample.ranks[t] - 1).clamp(max=slots - 1).to(device)
-                loss = loss + nnf.cross_entropy(logits[b, q.to(device)], slot, reduction="sum")
-                count += len(q)
-            return loss / max(count, 1)
-        obj_prob = object_probability(outputs["class_logits"])
-        logits, targets = model.rank_head.teacher_forced(
-            outputs["queries"],
-            obj_prob,
-            outputs["memory"],
-            outputs["memory_pos"],
-            orders,
-            max_steps=self.max_rank_steps,
-            generator=generator,
-        )
-        return (
-            nnf.binary_cross_entropy_with_logits(logits, targets, reduction="none").sum(-1).mean()
-        )
+            ranks.append(sample.ranks[t][by_rank])
+        targets = RankTargets(orders=orders, ranks=ranks)
+        return model.rank_head.loss(outputs, targets, self.train_cfg, generator)

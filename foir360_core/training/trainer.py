@@ -43,7 +43,7 @@ from foir360_core.models.config import ConfigError, config_hash
 from foir360_core.models.panorank import PanoRank, build_model
 from foir360_core.training.data import RankedPanoramas, collate, split_ids
 from foir360_core.training.losses import Criterion
-from foir360_core.training.validate import validate
+from foir360_core.training.validate import validate, validation_settings
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,42 @@ def _load_data(
     return train_ds, train_ids, train_ds, [i for i in val_ids if train_ds.has_ranks(i)]
 
 
+@dataclass
+class _Run:
+    """Everything one training run carries from step to step (built by ``_setup``)."""
+
+    config: dict
+    ctx: _Dist
+    out: Path
+    core: PanoRank
+    model: torch.nn.Module  # ``core``, or its DistributedDataParallel wrapper
+    train_set: RankedPanoramas
+    sampler: DistributedSampler
+    loader: DataLoader
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    criterion: Criterion
+    generator: torch.Generator
+    logger: _Logger | None
+    val_ds: Dataset
+    val_ids: list
+    started: float
+    start_epoch: int = 0
+    step: int = 0
+    best: float = -math.inf
+    best_path: Path | None = None
+    skipped: int = 0
+    stopped_early: bool = False
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def epochs(self) -> int:
+        return int(self.config["train"]["epochs"])
+
+    def minutes(self) -> float:
+        return (time.monotonic() - self.started) / 60.0
+
+
 def train(
     config: dict,
     *,
@@ -195,17 +231,79 @@ def train(
     progress: bool = True,
 ) -> TrainResult:
     """Train PanoRank as configured (see the module docstring)."""
-    tcfg, vcfg = config["train"], config["val"]
+    run = _setup(config, data, val, Path(out), resume)
+    epoch = run.start_epoch - 1
+    for epoch in range(run.start_epoch, run.epochs):
+        row = _train_epoch(run, epoch, progress)
+        if run.ctx.main:
+            if _validation_due(run, epoch) and run.val_ids:
+                row.update(validate(run.core, run.val_ds, run.val_ids, config["val"],
+                                    run.ctx.device, progress=progress))
+            _save_checkpoints(run, epoch, row)
+            assert run.logger is not None
+            run.logger.write(row)
+            log.info("epoch %d: %s", epoch + 1, _fmt(row))
+        run.history.append(row)
+        if run.stopped_early:
+            log.warning("train.max_minutes=%s reached: stopped after epoch %d",
+                        config["train"].get("max_minutes"), epoch + 1)
+            break
+    if run.ctx.world > 1:
+        dist.barrier()
+    return TrainResult(
+        out_dir=run.out,
+        last_model=run.out / LAST_MODEL,
+        best_model=run.best_path,
+        epochs_done=epoch + 1,
+        steps=run.step,
+        minutes=run.minutes(),
+        stopped_early=run.stopped_early,
+        skipped_batches=run.skipped,
+        history=run.history,
+    )
+
+
+def _setup(config: dict, data: str | None, val: str | None, out: Path, resume: bool) -> _Run:
+    """Processes, data, model, optimiser and schedule; restored from ``out`` on resume."""
+    tcfg = config["train"]
+    validation_settings(config["val"])  # a bad threshold fails now, not per image later
     ctx = _setup_distributed(str(tcfg["device"]))
     seed = int(tcfg["seed"])
     seed_everything(seed + ctx.rank)
-    out = Path(out)
     if ctx.main:
         out.mkdir(parents=True, exist_ok=True)
     train_ds, train_ids, val_ds, val_ids = _load_data(config, data, val)
+    core = build_model(config).to(ctx.device)
+    train_set, sampler, loader = _data_loader(config, ctx, train_ds, train_ids, core)
+    optimizer = torch.optim.AdamW(
+        _param_groups(core, tcfg), weight_decay=float(tcfg["weight_decay"])
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _schedule(int(tcfg["epochs"]) * len(loader), int(tcfg["warmup_steps"]))
+    )
+    run = _Run(
+        config=config, ctx=ctx, out=out, core=core, model=core, train_set=train_set,
+        sampler=sampler, loader=loader, optimizer=optimizer, scheduler=scheduler,
+        criterion=Criterion(core, tcfg),
+        generator=torch.Generator().manual_seed(seed * 1000 + ctx.rank),
+        logger=_Logger(out, resume) if ctx.main else None,
+        val_ds=val_ds, val_ids=val_ids, started=time.monotonic(),
+        best_path=out / BEST_MODEL if (out / BEST_MODEL).is_file() else None,
+    )
+    if resume:
+        _restore(run)
+    if ctx.world > 1:
+        run.model = torch.nn.parallel.DistributedDataParallel(
+            core, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None
+        )
+    return run
 
-    model = build_model(config).to(ctx.device)
-    core = model
+
+def _data_loader(
+    config: dict, ctx: _Dist, train_ds: Dataset, train_ids: list, core: PanoRank
+) -> tuple[RankedPanoramas, DistributedSampler, DataLoader]:
+    """The augmented training set, sharded over processes by a ``DistributedSampler``."""
+    seed = int(config["train"]["seed"])
     train_set = RankedPanoramas(
         train_ds,
         train_ids,
@@ -221,129 +319,111 @@ def train(
     )
     loader = DataLoader(
         train_set,
-        batch_size=int(tcfg["batch_size"]),
+        batch_size=int(config["train"]["batch_size"]),
         sampler=sampler,
         num_workers=int(config["data"]["num_workers"]),
         collate_fn=collate,
     )
-    optimizer = torch.optim.AdamW(
-        _param_groups(core, tcfg), weight_decay=float(tcfg["weight_decay"])
-    )
-    epochs = int(tcfg["epochs"])
-    total_steps = epochs * len(loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _schedule(total_steps, int(tcfg["warmup_steps"]))
-    )
-    generator = torch.Generator().manual_seed(seed * 1000 + ctx.rank)
-    start_epoch, step, best = 0, 0, -math.inf
-    if resume:
-        state = load_training_state(out / STATE_FILE)
-        if state["config_hash"] != config_hash(config):
-            raise ConfigError(
-                f"{out / STATE_FILE} was written for another model config "
-                f"({state['config_hash']} vs {config_hash(config)}); resume with the same config"
-            )
-        core.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start_epoch, step, best = int(state["epoch"]) + 1, int(state["step"]), float(state["best"])
-        torch.set_rng_state(state["rng_torch"])
-        generator.set_state(state["rng_points"])
-        log.info("resuming from %s at epoch %d, step %d", out / STATE_FILE, start_epoch, step)
-    if ctx.world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(
-            core, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None
+    return train_set, sampler, loader
+
+
+def _restore(run: _Run) -> None:
+    """Continue from ``train_state.pt``: weights, optimiser, schedule, counters, RNG."""
+    path = run.out / STATE_FILE
+    state = load_training_state(path)
+    wanted = config_hash(run.config)
+    if state["config_hash"] != wanted:
+        raise ConfigError(
+            f"{path} was written for another model config "
+            f"({state['config_hash']} vs {wanted}); resume with the same config"
         )
-    criterion = Criterion(core, tcfg)
-    logger = _Logger(out, resume) if ctx.main else None
+    run.core.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    run.start_epoch, run.step = int(state["epoch"]) + 1, int(state["step"])
+    run.best = float(state["best"])
+    torch.set_rng_state(state["rng_torch"])
+    run.generator.set_state(state["rng_points"])
+    log.info("resuming from %s at epoch %d, step %d", path, run.start_epoch, run.step)
+
+
+def _train_epoch(run: _Run, epoch: int, progress: bool) -> dict:
+    """One pass over the training set; returns the epoch's log row (mean loss parts)."""
+    tcfg = run.config["train"]
     limit = tcfg.get("max_minutes")
-    started = time.monotonic()
-    stopped_early, skipped = False, 0
-    history: list[dict] = []
-    select = str(vcfg.get("select", "instance_recall"))
-    best_path: Path | None = out / BEST_MODEL if (out / BEST_MODEL).is_file() else None
-    epoch = start_epoch - 1
-    for epoch in range(start_epoch, epochs):
-        sampler.set_epoch(epoch)
-        train_set.set_epoch(epoch)
-        model.train()
-        sums: dict[str, float] = {}
-        count = 0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not (progress and ctx.main))
-        for batch in bar:
-            if batch is None:
-                skipped += 1
-                continue
-            images, samples = batch
-            outputs = model(images.to(ctx.device))
-            num_objects = _global_mean(float(sum(len(s.ranks) for s in samples)), ctx)
-            loss, parts = criterion(core, outputs, samples, max(num_objects, 1.0), generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if tcfg.get("grad_clip"):
-                torch.nn.utils.clip_grad_norm_(core.parameters(), float(tcfg["grad_clip"]))
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            count += 1
-            for key, value in parts.items():
-                sums[key] = sums.get(key, 0.0) + value
-            bar.set_postfix(loss=f"{parts['total']:.3f}", rank=f"{parts['rank']:.3f}")
-            if limit and (time.monotonic() - started) / 60.0 > float(limit):
-                stopped_early = True
-                break
-        row = {"epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[-1]}
-        row.update({f"train/{k}": v / max(count, 1) for k, v in sums.items()})
-        row["minutes"] = (time.monotonic() - started) / 60.0
-        due = (epoch + 1) % int(vcfg["every"]) == 0 or epoch + 1 == epochs or stopped_early
-        if ctx.main:
-            if due and val_ids:
-                row.update(validate(core, val_ds, val_ids, vcfg, ctx.device, progress=progress))
-            meta = {"epoch": epoch + 1, "step": step, "train_images": len(train_set)}
-            meta["validation"] = {
-                k: v
-                for k, v in row.items()
-                if "/" in k or k.startswith("val") or k == "instance_recall"
-            }
-            fp16 = bool(tcfg["fp16_weights"])
-            save_checkpoint(out / LAST_MODEL, core, config, meta, fp16=fp16)
-            score = row.get(select)
-            if score is not None and score > best:
-                best = float(score)
-                best_path = save_checkpoint(out / BEST_MODEL, core, config, meta, fp16=fp16)
-            save_training_state(
-                out / STATE_FILE,
-                {
-                    "model": core.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "epoch": epoch,
-                    "step": step,
-                    "best": best,
-                    "config_hash": config_hash(config),
-                    "rng_torch": torch.get_rng_state(),
-                    "rng_points": generator.get_state(),
-                },
-            )
-            assert logger is not None
-            logger.write(row)
-            log.info("epoch %d: %s", epoch + 1, _fmt(row))
-        history.append(row)
-        if stopped_early:
-            log.warning("train.max_minutes=%s reached: stopped after epoch %d", limit, epoch + 1)
+    run.sampler.set_epoch(epoch)
+    run.train_set.set_epoch(epoch)
+    run.model.train()
+    sums: dict[str, float] = {}
+    count = 0
+    bar = tqdm(run.loader, desc=f"epoch {epoch + 1}/{run.epochs}",
+               disable=not (progress and run.ctx.main))
+    for batch in bar:
+        if batch is None:
+            run.skipped += 1
+            continue
+        parts = _train_step(run, batch)
+        count += 1
+        for key, value in parts.items():
+            sums[key] = sums.get(key, 0.0) + value
+        bar.set_postfix(loss=f"{parts['total']:.3f}", rank=f"{parts['rank']:.3f}")
+        if limit and run.minutes() > float(limit):
+            run.stopped_early = True
             break
-    if ctx.world > 1:
-        dist.barrier()
-    return TrainResult(
-        out_dir=out,
-        last_model=out / LAST_MODEL,
-        best_model=best_path,
-        epochs_done=epoch + 1,
-        steps=step,
-        minutes=(time.monotonic() - started) / 60.0,
-        stopped_early=stopped_early,
-        skipped_batches=skipped,
-        history=history,
+    row = {"epoch": epoch + 1, "step": run.step, "lr": run.scheduler.get_last_lr()[-1]}
+    row.update({f"train/{k}": v / max(count, 1) for k, v in sums.items()})
+    row["minutes"] = run.minutes()
+    return row
+
+
+def _train_step(run: _Run, batch: tuple) -> dict[str, float]:
+    """Forward, loss, backward, clipped optimiser and schedule step on one batch."""
+    images, samples = batch
+    outputs = run.model(images.to(run.ctx.device))
+    num_objects = _global_mean(float(sum(len(s.ranks) for s in samples)), run.ctx)
+    loss, parts = run.criterion(run.core, outputs, samples, max(num_objects, 1.0), run.generator)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    clip = run.config["train"].get("grad_clip")
+    if clip:
+        torch.nn.utils.clip_grad_norm_(run.core.parameters(), float(clip))
+    run.optimizer.step()
+    run.scheduler.step()
+    run.step += 1
+    return parts
+
+
+def _validation_due(run: _Run, epoch: int) -> bool:
+    every = int(run.config["val"]["every"])
+    return (epoch + 1) % every == 0 or epoch + 1 == run.epochs or run.stopped_early
+
+
+def _save_checkpoints(run: _Run, epoch: int, row: dict) -> None:
+    """``model_last``, ``model_best`` when ``val.select`` improved, and the resume state."""
+    config, tcfg = run.config, run.config["train"]
+    meta = {"epoch": epoch + 1, "step": run.step, "train_images": len(run.train_set)}
+    meta["validation"] = {
+        k: v for k, v in row.items() if "/" in k or k.startswith("val") or k == "instance_recall"
+    }
+    fp16 = bool(tcfg["fp16_weights"])
+    save_checkpoint(run.out / LAST_MODEL, run.core, config, meta, fp16=fp16)
+    score = row.get(str(config["val"].get("select", "instance_recall")))
+    if score is not None and score > run.best:
+        run.best = float(score)
+        run.best_path = save_checkpoint(run.out / BEST_MODEL, run.core, config, meta, fp16=fp16)
+    save_training_state(
+        run.out / STATE_FILE,
+        {
+            "model": run.core.state_dict(),
+            "optimizer": run.optimizer.state_dict(),
+            "scheduler": run.scheduler.state_dict(),
+            "epoch": epoch,
+            "step": run.step,
+            "best": run.best,
+            "config_hash": config_hash(config),
+            "rng_torch": torch.get_rng_state(),
+            "rng_points": run.generator.get_state(),
+        },
     )
 
 

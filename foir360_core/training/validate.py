@@ -24,6 +24,7 @@ from foir360_core.metrics.matching import one_to_one_matches
 from foir360_core.models.panorank import PanoRank
 from foir360_core.models.postprocess import outputs_to_instances
 from foir360_core.models.preprocess import prepare_input
+from foir360_core.settings import POSTPROCESS_KEYS, RankerSettings, settings_from_mapping
 from foir360_core.structures import PanoInstances
 from foir360_core.training.data import resize_masks
 
@@ -54,17 +55,19 @@ def predict(
     x = torch.from_numpy(prepare_input(image, model.input_size)).to(device)
     with torch.no_grad():
         out = model(x, rank=True)
-    rank_logits = out.get("rank_logits")
+    outputs = {name: out[name][0].float().cpu().numpy() for name in model.output_names}
     return outputs_to_instances(
-        out["class_logits"][0].float().cpu().numpy(),
-        out["mask_logits"][0].float().cpu().numpy(),
-        out["rank_scores"][0].float().cpu().numpy(),
+        outputs,
+        rank_head=model.rank_type,
         out_size=model.input_size,
-        score_threshold=float(val_cfg["score_threshold"]),
-        mask_threshold=float(val_cfg["mask_threshold"]),
-        max_instances=int(val_cfg["max_instances"]),
-        rank_logits=None if rank_logits is None else rank_logits[0].float().cpu().numpy(),
+        **validation_settings(val_cfg).postprocess(),
     )
+
+
+def validation_settings(val_cfg: dict) -> RankerSettings:
+    """The ``RankerSettings`` the ``val`` section asks for (missing keys: the defaults)."""
+    return settings_from_mapping(
+        RankerSettings, {k: val_cfg[k] for k in POSTPROCESS_KEYS if k in val_cfg}, "val")
 
 
 def ground_truth(dataset: Dataset, image_id: int, hw: tuple[int, int]) -> PanoInstances:

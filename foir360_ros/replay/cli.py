@@ -14,7 +14,13 @@ import argparse
 import logging
 from pathlib import Path
 
+from foir360_core.cli.settings_args import add_settings_arguments, settings_from_args
+from foir360_core.settings import RankerSettings
+
 log = logging.getLogger(__name__)
+
+# `foir360 replay`: registered through setup.py's foir360.commands entry point
+HELP = "rank a rosbag2 bag offline or via a live node; report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,9 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sensor_msgs/Image or CompressedImage topic in the bag")
     parser.add_argument("--out", type=Path, required=True,
                         help="output bag folder (must not exist)")
-    parser.add_argument("--model", help="checkpoint, ONNX or engine (default: the shipped model)")
-    parser.add_argument("--backend", default="auto",
-                        help="auto, tensorrt, onnxruntime or torch (default: auto)")
     parser.add_argument("--gt", type=Path,
                         help="foir360 dataset JSON whose images carry stamp_ns (frame stamps)")
     parser.add_argument("--live", action="store_true",
@@ -35,8 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mask-height", type=int, default=None,
                         help="mask rows (width 2x; 0 = image size). Default 512, or the image "
                              "size with --gt so that metrics are exact")
-    parser.add_argument("--score-threshold", type=float, default=0.5)
-    parser.add_argument("--max-instances", type=int, default=50)
     parser.add_argument("--overlay", action="store_true", help="also write debug overlay images")
     parser.add_argument("--detections", action="store_true",
                         help="also write vision_msgs/Detection2DArray messages")
@@ -44,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rank frames that are not 2:1 instead of rejecting them")
     parser.add_argument("--report", type=Path,
                         help="report JSON path (default: OUT_report.json beside the bag)")
+    add_settings_arguments(parser.add_argument_group("ranker settings (offline)"),
+                           RankerSettings)
     live = parser.add_argument_group("--live options")
     live.add_argument("--publish-topic", help="topic to publish frames on (default: the bag's)")
     live.add_argument("--ranked-topic", default="/foir360_ranker/ranked_instances",
@@ -81,8 +84,7 @@ def _offline(args: argparse.Namespace, acc):
         raise ReplayError("--gt needs masks at image resolution for exact metrics; drop "
                           "--mask-height or pass --mask-height 0")
     try:
-        ranker = Ranker(args.model, backend=args.backend, score_threshold=args.score_threshold,
-                        max_instances=args.max_instances)
+        ranker = Ranker(settings=settings_from_args(RankerSettings, args))
     except Exception as err:  # missing file, no backend, bad metadata: all end the run here
         raise ReplayError(f"cannot load model {args.model or '(shipped default)'}: {err}") from err
     return replay_offline(args.bag, args.image_topic, args.out, ranker, acc=acc,

@@ -18,13 +18,14 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from foir360_core.cli.main import main  # noqa: E402
-from foir360_core.export import ExportError, check_parity, compare_instances, export_onnx  # noqa: E402
-from foir360_core.models.checkpoint import load_checkpoint  # noqa: E402
-from foir360_core.runtime.model_info import (  # noqa: E402
+from foir360_core.models.artifact import (  # noqa: E402
     ModelInfo,
     ModelInfoError,
     read_onnx_info,
 )
+from foir360_core.models.checkpoint import load_checkpoint  # noqa: E402
+from foir360_core.runtime.export import ExportError, check_parity, export_onnx  # noqa: E402
+from foir360_core.runtime.parity import compare_instances  # noqa: E402
 from foir360_core.structures import PanoInstances  # noqa: E402
 from tests.tiny_model import save_tiny_checkpoint  # noqa: E402
 

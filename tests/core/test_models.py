@@ -15,10 +15,11 @@ from foir360_core.models import build_model
 from foir360_core.models.backbones import build_backbone
 from foir360_core.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from foir360_core.models.config import ConfigError, apply_overrides, load_config
+from foir360_core.models.heads.hungarian import exclusive_ranks
+from foir360_core.models.heads.sequential import SequentialRankHead
 from foir360_core.models.layers import WrapConv2d, wrap_longitude
-from foir360_core.models.postprocess import exclusive_ranks, outputs_to_instances, resize_wrap
+from foir360_core.models.postprocess import outputs_to_instances, resize_wrap
 from foir360_core.models.preprocess import prepare_input
-from foir360_core.models.ranking import SequentialRankHead
 from foir360_core.structures.instances import check_ranks
 
 CONFIGS = Path(__file__).resolve().parents[2] / "training" / "configs"
@@ -102,7 +103,8 @@ def test_pretrained_backbone_loads_the_packaged_imagenet_weights():
 def test_sequential_head_learns_the_order_and_the_stop():
     """Teacher forcing on one order makes the unrolled loop replay it, then stop."""
     torch.manual_seed(0)
-    head = SequentialRankHead(32, heads=4, ffn=64, layers=1, max_steps=6, stop_threshold=0.5)
+    head = SequentialRankHead(32, {"num_heads": 4, "ffn_dim": 64, "rank_head": {
+        "type": "sequential", "layers": 1, "max_steps": 6, "stop_threshold": 0.5}})
     q = torch.randn(1, 6, 32)
     obj = torch.tensor([[0.9, 0.9, 0.1, 0.9, 0.1, 0.2]])
     z, zpos = torch.randn(1, 10, 32), torch.zeros(1, 10, 32)
@@ -116,7 +118,7 @@ def test_sequential_head_learns_the_order_and_the_stop():
         optim.step()
     assert targets[-1].sum() == 0  # the stop step targets nobody
     with torch.no_grad():
-        scores = head(q, obj, z, zpos)[0]
+        scores = head(q, obj, z, zpos, rank=True)["rank_scores"][0]
     picked = torch.argsort(scores, descending=True)[:3]
     assert picked.tolist() == order.tolist()
     assert (scores[order] > 0).all()  # ranked before the stop
@@ -144,18 +146,22 @@ def test_postprocess_keeps_objects_drops_duplicates_and_ranks_uniquely():
     masks[2, 5:7, 6:10] = 5.0
     masks[3, 0:2, 8:12] = 5.0
     scores = np.array([1.0, 9.0, 3.0, 2.0, 8.0])
-    inst = outputs_to_instances(cls, masks[None], scores[None], out_size=(32, 64), max_instances=10)
+    def post(cls, masks, scores, **kwargs):
+        outputs = {"class_logits": cls, "mask_logits": masks, "rank_scores": scores}
+        return outputs_to_instances(outputs, rank_head="sequential", **kwargs)
+
+    inst = post(cls, masks[None], scores[None], out_size=(32, 64), max_instances=10)
     assert len(inst) == 3 and inst.masks.shape == (3, 32, 64)
     check_ranks(inst.ranks)
     np.testing.assert_allclose(inst.scores, [1 / 3, 1.0, 2 / 3])  # ordinal: (n + 1 - rank) / n
     np.testing.assert_array_equal(inst.ranks, [3, 1, 2])
     seam = inst.masks[0]
     assert seam[:, 0].any() and seam[:, -1].any()  # still one object across the seam
-    capped = outputs_to_instances(cls, masks, scores, out_size=(8, 16), max_instances=2)
+    capped = post(cls, masks, scores, out_size=(8, 16), max_instances=2)
     assert len(capped) == 2
-    nothing = outputs_to_instances(cls, masks, scores, out_size=(8, 16), score_threshold=0.99)
+    nothing = post(cls, masks, scores, out_size=(8, 16), score_threshold=0.99)
     assert len(nothing) == 0 and nothing.masks.shape == (0, 8, 16)
-    empty_masks = outputs_to_instances(cls, np.full_like(masks, -5.0), scores, out_size=(8, 16))
+    empty_masks = post(cls, np.full_like(masks, -5.0), scores, out_size=(8, 16))
     assert len(empty_masks) == 0
 
 
@@ -242,9 +248,8 @@ def test_shipped_default_model_ranks_a_synthetic_panorama():
     with torch.no_grad():
         out = model(x)
     inst = outputs_to_instances(
-        out["class_logits"].numpy(),
-        out["mask_logits"].numpy(),
-        out["rank_scores"].numpy(),
+        {name: out[name].numpy() for name in model.output_names},
+        rank_head=model.rank_type,
         out_size=pano.image.shape[:2],
         score_threshold=0.5,
     )

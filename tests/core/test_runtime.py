@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 from foir360_core.cli.main import main  # noqa: E402
-from foir360_core.export import compare_instances  # noqa: E402
+from foir360_core.deps import is_importable  # noqa: E402
 from foir360_core.geometry import ErpShapeError  # noqa: E402
 from foir360_core.io import Dataset, read_image, write_image  # noqa: E402
 from foir360_core.runtime import (  # noqa: E402
@@ -27,8 +27,8 @@ from foir360_core.runtime import (  # noqa: E402
 )
 from foir360_core.runtime.backends.onnxruntime_backend import choose_providers  # noqa: E402
 from foir360_core.runtime.backends.torch_backend import resolve_device  # noqa: E402
-from foir360_core.runtime.deps import is_importable  # noqa: E402
 from foir360_core.runtime.overlay import draw_ranked_overlay, label_points  # noqa: E402
+from foir360_core.runtime.parity import compare_instances  # noqa: E402
 from foir360_core.runtime.selection import detect_kind  # noqa: E402
 from foir360_core.structures import PanoInstances  # noqa: E402
 from foir360_core.synth import render_panorama  # noqa: E402
@@ -127,7 +127,7 @@ def test_exported_onnx_runs_alone(ort_ranker, cache_dir, panoramas):
     assert ranker.info["class_names"] == ["box", "ball"]
     assert compare_instances(ort_ranker.rank(panoramas[1]), ranker.rank(panoramas[1]))[0] == []
     with pytest.raises(ValueError, match="fixed input of 64x128"):
-        Ranker(onnx_path, "onnxruntime", input_size=(96, 192))
+        Ranker(onnx_path, "onnxruntime", input_height=96)
 
 
 @pytest.mark.skipif(HAS_TENSORRT, reason="checks the fallback on a machine without TensorRT")
@@ -243,7 +243,7 @@ def test_torch_cuda_fp16_matches_cpu_fp32(checkpoint, panoramas, torch_ranker):
 def test_tensorrt_ranks_like_torch(checkpoint, cache_dir, panoramas, torch_ranker):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        trt = Ranker(checkpoint, "tensorrt", cache_dir=cache_dir, fp16=False,
+        trt = Ranker(checkpoint, "tensorrt", cache_dir=cache_dir, precision="fp32",
                      score_threshold=0.0, allow_fallback=False)
     for image in panoramas:
         problems, _ = compare_instances(torch_ranker.rank(image), trt.rank(image))

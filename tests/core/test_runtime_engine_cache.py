@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from foir360_core.runtime.deps import is_importable, torch_cuda_available
+from foir360_core.deps import is_importable, torch_cuda_available
 from foir360_core.runtime.engine_cache import (
     CACHE_ENV,
     EngineCache,

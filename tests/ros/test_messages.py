@@ -49,9 +49,9 @@ def instances() -> PanoInstances:
 
 
 def _model():
-    from foir360_ros.ranked import ModelInfo
+    from foir360_ros.ranked import ProducerInfo
 
-    return ModelInfo("panorank-test", "1.2", ("person", "chair", "door"))
+    return ProducerInfo("panorank-test", "1.2", ("person", "chair", "door"))
 
 
 def test_rosbags_registration_matches_the_rosidl_build():
@@ -275,11 +275,13 @@ def test_diagnostics_count_and_serialise(bags_types, rclpy_types):
 
 
 def test_config_file_lists_every_node_parameter_with_its_default():
-    from foir360_ros.ranker_node import PARAMETERS
+    from foir360_ros.parameters import parameter_defaults
+    from foir360_ros.ranker_node import SETTINGS_CLASSES
 
     config = yaml.safe_load((REPO / "config" / "foir360.yaml").read_text())
     params = config["/**"]["ros__parameters"]
-    assert params == {name: default for name, (default, _) in PARAMETERS.items()}
+    assert params == parameter_defaults(*SETTINGS_CLASSES)
+    assert list(params) != sorted(params)  # grouped by purpose, not just dumped
 
 
 def _launch_arguments(path) -> dict[str, ast.Call]:

@@ -241,7 +241,7 @@ def test_bad_parameters_and_a_missing_model_stop_the_start_with_a_clear_error(ha
 
     from foir360_ros.ranker_node import RankerNode, StartupError
 
-    with pytest.raises(StartupError, match=r"input_reliability must be one of .* 'sometimes'"):
+    with pytest.raises(StartupError, match=r"'input_reliability' must be one of .* 'sometimes'"):
         RankerNode(ranker=tiny_ranker(tiny_model), context=harness.context, namespace="bad",
                    parameter_overrides=[Parameter("input_reliability", value="sometimes")])
     with pytest.raises(StartupError, match=r"cannot load model /no/such/model\.onnx"):

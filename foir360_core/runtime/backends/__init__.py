@@ -1,5 +1,6 @@
-"""Inference backends: each turns a preprocessed (1, 3, h, w) float32 batch into the three
-PanoRank outputs (``class_logits``, ``mask_logits``, ``rank_scores``) as numpy arrays.
+"""Inference backends: each turns a preprocessed (1, 3, h, w) float32 batch into the
+PanoRank outputs by name (``class_logits``, ``mask_logits`` and the rank head's own, see
+``models.artifact``) as numpy arrays.
 
 Pre- and post-processing are not here: ``Ranker`` runs the shared functions of
 ``foir360_core.models`` around whichever backend it picked, so results cannot drift apart.

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from foir360_core.deps import BackendUnavailableError, require
+from foir360_core.models.artifact import INPUT_NAME
 from foir360_core.onnx import onnx_session
-from foir360_core.runtime.deps import BackendUnavailableError, require
-from foir360_core.runtime.model_info import INPUT_NAME
 
 CUDA_EP = "CUDAExecutionProvider"
 CPU_EP = "CPUExecutionProvider"

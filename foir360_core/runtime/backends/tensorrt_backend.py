@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from foir360_core.runtime.deps import BackendUnavailableError, require, torch_cuda_available
+from foir360_core.deps import BackendUnavailableError, require, torch_cuda_available
 
 
 class _TorchBuffers:

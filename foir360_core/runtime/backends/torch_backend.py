@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from foir360_core.runtime.deps import BackendUnavailableError, require
-from foir360_core.runtime.model_info import OUTPUT_NAMES
+from foir360_core.deps import BackendUnavailableError, require
 
 
 def resolve_device(torch, device: str) -> str:
@@ -40,6 +39,7 @@ class TorchBackend:
         self.precision = "fp16" if self.fp16 else "fp32"
         if threads:
             torch.set_num_threads(int(threads))  # process-wide: PyTorch has no per-module setting
+        self.output_names = model.output_names
         self.module = model.export_module().eval().to(self.device)
 
     def infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
@@ -49,6 +49,5 @@ class TorchBackend:
             device_type=self.device, dtype=torch.float16, enabled=self.fp16
         ):
             outputs = self.module(x)
-        return {
-            name: out.float().cpu().numpy() for name, out in zip(OUTPUT_NAMES, outputs, strict=True)
-        }
+        pairs = zip(self.output_names, outputs, strict=True)
+        return {name: out.float().cpu().numpy() for name, out in pairs}

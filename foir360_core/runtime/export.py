@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from foir360_core.export.parity import ParityReport, compare_outputs
+from foir360_core.deps import require
 from foir360_core.io.atomic import atomic_path
-from foir360_core.runtime.deps import require
-from foir360_core.runtime.model_info import INPUT_NAME, OUTPUT_NAMES, ModelInfo
+from foir360_core.models.artifact import INPUT_NAME, ModelInfo, info_from_checkpoint, output_names
+from foir360_core.runtime.parity import ParityReport, compare_outputs
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +41,6 @@ class ExportResult:
     parity: list[ParityReport] = field(default_factory=list)
 
 
-def info_from_checkpoint(
-    meta: dict, input_size: tuple[int, int] | None = None, dynamic: bool = False
-) -> ModelInfo:
-    """The ``ModelInfo`` of a checkpoint's metadata, at ``input_size`` when given."""
-    size = input_size or tuple(meta["input_size"])
-    return ModelInfo(
-        name=str(meta.get("name", "panorank")),
-        version=str(meta.get("version", "0")),
-        class_names=tuple(meta.get("class_names", ["object"])),
-        input_size=(int(size[0]), int(size[1])),
-        preprocessing=dict(meta.get("preprocessing", {})),
-        config_hash=str(meta.get("config_hash", "")),
-        dynamic_shapes=dynamic,
-    )
-
-
 def sample_panorama(input_size: tuple[int, int], seed: int = 0) -> np.ndarray:
     """A synthetic panorama with objects, so parity covers real masks, not only noise."""
     from foir360_core.synth import render_panorama
@@ -70,7 +54,9 @@ def _second_size(size: tuple[int, int]) -> tuple[int, int]:
     return height, 2 * height
 
 
-def _torch_export(module, example, path: Path, dynamic: bool, opset: int) -> None:
+def _torch_export(
+    module, example, path: Path, *, names: tuple[str, ...], dynamic: bool, opset: int
+) -> None:
     torch = require("torch", "ONNX export")
     axes = None
     if dynamic:
@@ -81,7 +67,7 @@ def _torch_export(module, example, path: Path, dynamic: bool, opset: int) -> Non
         warnings.simplefilter("ignore")
         torch.onnx.export(
             module, (example,), str(path), dynamo=False, input_names=[INPUT_NAME],
-            output_names=list(OUTPUT_NAMES), dynamic_axes=axes, opset_version=opset,
+            output_names=list(names), dynamic_axes=axes, opset_version=opset,
             do_constant_folding=True,
         )
 
@@ -96,8 +82,9 @@ def _embed_metadata(path: Path, info: ModelInfo) -> None:
     model.producer_name = "foir360"
     model.model_version = int(info.version) if info.version.isdigit() else 0
     model.doc_string = (f"PanoRank '{info.name}' v{info.version}: ERP panorama "
-                        f"{info.input_size[0]}x{info.input_size[1]} -> class_logits, "
-                        "mask_logits, rank_scores (higher = more important)")
+                        f"{info.input_size[0]}x{info.input_size[1]} -> "
+                        f"{', '.join(output_names(info.rank_head))} ({info.rank_head} rank "
+                        "head; decode with foir360_core.models.postprocess)")
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
 
@@ -116,7 +103,7 @@ def check_parity(
     batch = prepare_input(image, input_size)
     with torch.inference_mode():
         ref_out = model.export_module()(torch.from_numpy(batch))
-    ref = {n: t.numpy() for n, t in zip(OUTPUT_NAMES, ref_out, strict=True)}
+    ref = {n: t.numpy() for n, t in zip(model.output_names, ref_out, strict=True)}
     try:
         test = OnnxRuntimeBackend(onnx_path, device="cpu").infer(batch)
     except Exception as err:  # ONNX Runtime raises its own types for shape errors
@@ -125,9 +112,9 @@ def check_parity(
         return report
     # Every query with a non-empty mask takes part (threshold 0), not only the confident
     # ones: parity must hold for the whole output, and an untrained model has few of those.
-    post = {"out_size": image.shape[:2], "score_threshold": 0.0}
+    post = {"rank_head": model.rank_type, "out_size": image.shape[:2], "score_threshold": 0.0}
     return compare_outputs(
-        ref, test, outputs_to_instances(**ref, **post), outputs_to_instances(**test, **post),
+        ref, test, outputs_to_instances(ref, **post), outputs_to_instances(test, **post),
         input_size, **tolerances,
     )
 
@@ -157,7 +144,8 @@ def export_onnx(
     with atomic_path(out, suffix=".onnx") as tmp:
         log.info("exporting %s (%s shapes, input %dx%d, opset %d)", checkpoint,
                  "dynamic" if dynamic else "fixed", *info.input_size, opset)
-        _torch_export(model.export_module().eval(), example, tmp, dynamic, opset)
+        _torch_export(model.export_module().eval(), example, tmp, names=model.output_names,
+                      dynamic=dynamic, opset=opset)
         _embed_metadata(tmp, info)
         result = ExportResult(out, info)
         if parity:

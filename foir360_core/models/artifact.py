@@ -1,9 +1,18 @@
-"""What a deployed model is: name, version, classes, input size, preprocessing.
+"""The model contract in one place: what a PanoRank artifact is, takes and gives.
 
-The same description travels with every artifact: the checkpoint's metadata, the ONNX
-``metadata_props`` (string values, JSON-encoded where structured) and the engine's JSON
-sidecar. A runtime that loads an ONNX file or an engine on a robot therefore knows the class
-names and the input size without the training code or the checkpoint.
+* ``ModelInfo``: name, version, classes, input size, preprocessing, rank head. The same
+  description travels with every artifact: the checkpoint's metadata, the ONNX
+  ``metadata_props`` (string values, JSON-encoded where structured) and the engine's JSON
+  sidecar, so a runtime on a robot knows the class names, the input size and how to decode
+  the ranks without the training code or the checkpoint.
+* ``INPUT_NAME`` and ``output_names(rank_head)``: the tensor names of every exported graph
+  (the rank head adds its own outputs, see ``models.heads``).
+* ``MEAN``, ``STD`` and ``preprocessing_meta()``: the input normalisation that
+  ``models.preprocess.prepare_input`` applies and every checkpoint records.
+* ``info_from_checkpoint``: a checkpoint's metadata → ``ModelInfo``.
+
+Training writes it, export embeds it, the runtime and the node read it. Nothing here needs
+torch.
 """
 
 from __future__ import annotations
@@ -14,7 +23,34 @@ from pathlib import Path
 
 META_PREFIX = "foir360."
 INPUT_NAME = "images"
-OUTPUT_NAMES = ("class_logits", "mask_logits", "rank_scores")
+# Every head's graph outputs these two first; the rank head's own outputs follow.
+CORE_OUTPUTS = ("class_logits", "mask_logits")
+# Exports made before rank heads named their outputs carry no rank_head entry; they all
+# ranked by sorting rank_scores, which is the sequential head's decoding.
+LEGACY_RANK_HEAD = "sequential"
+
+# The default backbone (EfficientNet-Lite, converted from TensorFlow) was trained on inputs
+# scaled to [-1, 1], hence mean = std = 0.5 on [0, 1] pixels.
+MEAN = (0.5, 0.5, 0.5)
+STD = (0.5, 0.5, 0.5)
+
+
+def preprocessing_meta() -> dict:
+    """What ``prepare_input`` does, for checkpoint and ONNX metadata."""
+    return {
+        "color": "RGB",
+        "resize": "cv2.INTER_AREA",
+        "scale": 1.0 / 255.0,
+        "mean": MEAN,
+        "std": STD,
+    }
+
+
+def output_names(rank_head: str) -> tuple[str, ...]:
+    """The exported graph's output names for a model with the ``rank_head`` head."""
+    from foir360_core.models.heads import head_class
+
+    return (*CORE_OUTPUTS, *head_class(rank_head).outputs)
 
 
 class ModelInfoError(ValueError):
@@ -32,6 +68,7 @@ class ModelInfo:
     preprocessing: dict = field(default_factory=dict)
     config_hash: str = ""
     dynamic_shapes: bool = False
+    rank_head: str = LEGACY_RANK_HEAD
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -50,6 +87,7 @@ class ModelInfo:
                 preprocessing=dict(data.get("preprocessing") or {}),
                 config_hash=str(data.get("config_hash", "")),
                 dynamic_shapes=bool(data.get("dynamic_shapes", False)),
+                rank_head=str(data.get("rank_head", LEGACY_RANK_HEAD)),
             )
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise ModelInfoError(f"incomplete model metadata ({err!r}): {data}") from err
@@ -68,7 +106,7 @@ class ModelInfo:
             if not key.startswith(META_PREFIX):
                 continue
             short = key[len(META_PREFIX):]
-            is_text = short in ("name", "version", "config_hash")
+            is_text = short in ("name", "version", "config_hash", "rank_head")
             data[short] = value if is_text else json.loads(value)
         if not data:
             raise ModelInfoError(
@@ -76,6 +114,23 @@ class ModelInfo:
                 "CHECKPOINT --out model.onnx` so the runtime knows its classes and input size"
             )
         return cls.from_json(data)
+
+
+def info_from_checkpoint(
+    meta: dict, input_size: tuple[int, int] | None = None, dynamic: bool = False
+) -> ModelInfo:
+    """The ``ModelInfo`` of a checkpoint's metadata, at ``input_size`` when given."""
+    size = input_size or tuple(meta["input_size"])
+    return ModelInfo(
+        name=str(meta.get("name", "panorank")),
+        version=str(meta.get("version", "0")),
+        class_names=tuple(meta.get("class_names", ["object"])),
+        input_size=(int(size[0]), int(size[1])),
+        preprocessing=dict(meta.get("preprocessing", {})),
+        config_hash=str(meta.get("config_hash", "")),
+        dynamic_shapes=dynamic,
+        rank_head=str(meta.get("rank_head", LEGACY_RANK_HEAD)),
+    )
 
 
 def read_onnx_info(path: Path) -> ModelInfo:

@@ -1,4 +1,5 @@
-"""Optional packages of the runtime, imported on demand with an install hint when absent.
+"""Optional packages (torch, onnx, onnxruntime, tensorrt ...), imported on demand with an
+install hint when absent. Used by every layer, so it imports nothing of the package.
 
 The runtime must start on a robot that has only one inference stack installed (TensorRT on a
 Jetson, ONNX Runtime on a laptop), so every backend imports its package lazily and a missing
