@@ -10,7 +10,7 @@ import torch
 from foir360_core.models import build_model
 from foir360_core.models.checkpoint import CheckpointError, save_checkpoint
 from foir360_core.training.init import freeze_backbone_blocks, init_from
-from tests.core.test_training import tiny_config
+from tests.core.test_training import ranked_dataset, tiny_config  # noqa: F401
 
 
 def test_init_from_copies_every_fitting_tensor(tmp_path):
@@ -53,3 +53,21 @@ def test_frozen_blocks_neither_learn_nor_move_their_statistics():
     assert torch.equal(model.backbone._conv_stem.weight, stem)
     assert torch.equal(model.backbone._bn0.running_mean, stats)
     assert freeze_backbone_blocks(model, 0) == 0
+
+
+def test_training_run_starts_from_a_checkpoint_with_frozen_blocks(ranked_dataset, tmp_path):  # noqa: F811
+    """``train.init_from`` + ``train.freeze_backbone_blocks`` + ``data.cache`` in a real run."""
+    from foir360_core.models.checkpoint import load_checkpoint
+    from foir360_core.training.trainer import train
+
+    config = tiny_config(epochs=1)
+    start = save_checkpoint(tmp_path / "start.safetensors", build_model(config), config)
+    config["train"].update(init_from=str(start), freeze_backbone_blocks=2)
+    config["data"].update(cache=True, tilt_degrees=5.0)
+    result = train(config, data=str(ranked_dataset), out=tmp_path / "run", progress=False)
+    trained, _ = load_checkpoint(result.last_model)
+    initial, _ = load_checkpoint(start)
+    frozen = trained.backbone._blocks[1]._depthwise_conv.weight  # stored as fp16
+    assert torch.equal(frozen, initial.backbone._blocks[1]._depthwise_conv.weight.half().float())
+    learned = trained.backbone._blocks[4]._depthwise_conv.weight
+    assert not torch.equal(learned, initial.backbone._blocks[4]._depthwise_conv.weight)
