@@ -25,10 +25,14 @@ EXTRAS = {
     # GPU robots: TensorRT 10/11 engines; TensorRT 11 fp16 also wants nvidia-modelopt[onnx].
     "tensorrt": ["tensorrt>=10", "cuda-python>=12"],
     "label": ["patchmatch-cython>=0.2"],
+    # hf:<model> segmenters (Mask2Former, MaskFormer, OneFormer); Pillow for their processors
+    "hf": ["torch>=2.3", "transformers>=4.45", "pillow>=10"],
     "ros": ROS_KILTED,
+    "tracking": ["motmetrics>=1.4"],
     "dev": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.6", "playwright>=1.45"],
 }
-EXTRAS["all"] = sorted({dep for name in ("torch", "onnx", "label") for dep in EXTRAS[name]})
+EXTRAS["all"] = sorted({dep for name in ("torch", "onnx", "label", "tracking")
+                          for dep in EXTRAS[name]})
 
 setup(
     name="foir360",

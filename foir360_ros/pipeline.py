@@ -2,7 +2,8 @@
 
 The node and ``foir360 replay`` both run exactly this code; only the message classes differ
 (rclpy online, rosbags offline). Bad frames raise :class:`BadFrameError`, whose ``reason``
-the caller counts.
+the caller counts. With a :class:`foir360_core.tracking.Tracker` every ranked frame also goes
+through it (stage ``track``), so instances carry persistent track ids and a smoothed order.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from foir360_core.runtime.overlay import draw_ranked_overlay
 from foir360_core.structures import PanoInstances
+from foir360_core.tracking import Detections, TrackedFrame, Tracker, TrackerSettings
 from foir360_ros.images import (
     array_to_image,
     check_erp,
@@ -26,10 +28,10 @@ from foir360_ros.ranked import (
     instances_to_msg,
     label_image,
     ranked_to_detections,
-    ranks_of,
+    untracked,
 )
 
-STAGES = ("decode", "pre", "infer", "post", "encode")
+STAGES = ("decode", "pre", "infer", "post", "track", "encode")
 
 
 @dataclass
@@ -40,6 +42,7 @@ class FrameResult:
     rgb: np.ndarray
     instances: PanoInstances
     ranked: object
+    tracked: TrackedFrame
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -62,11 +65,12 @@ class RankingPipeline:
     """Wraps a ``foir360_core.runtime.Ranker`` for message-in, message-out use."""
 
     def __init__(self, ranker, types: MessageTypes, *, mask_height: int = 0,
-                 strict_erp: bool = True) -> None:
+                 strict_erp: bool = True, tracking: TrackerSettings | None = None) -> None:
         self.ranker = ranker
         self.types = types
         self.mask_height = mask_height
         self.strict_erp = strict_erp
+        self.tracker = Tracker(tracking) if tracking is not None and tracking.tracking else None
         info = ranker.info
         self.model = ProducerInfo(
             name=str(info["model_name"]), version=str(info["model_version"]),
@@ -87,11 +91,29 @@ class RankingPipeline:
         instances = self.ranker.rank(rgb, mask_size=mask_size)
         stages = self.ranker.timings
         start = time.perf_counter()
-        ranked = instances_to_msg(self.types, msg.header, instances,
-                                  image_size=rgb.shape[:2], model=self.model)
+        rles = instances.to_rle()
+        _ = instances.geometry  # the message needs it too; computed once, cached, timed here
+        encode_ms = _elapsed_ms(start)
+        start = time.perf_counter()
+        tracked = self.track(instances, rles, msg.header)
+        track_ms = _elapsed_ms(start)
+        start = time.perf_counter()
+        ranked = instances_to_msg(self.types, msg.header, instances, image_size=rgb.shape[:2],
+                                  model=self.model, tracked=tracked, rles=rles)
         timings = {"decode": decode_ms, "pre": stages.pre_ms, "infer": stages.infer_ms,
-                   "post": stages.post_ms, "encode": _elapsed_ms(start)}
-        return FrameResult(msg.header, rgb, instances, ranked, timings)
+                   "post": stages.post_ms, "track": track_ms,
+                   "encode": encode_ms + _elapsed_ms(start)}
+        return FrameResult(msg.header, rgb, instances, ranked, tracked, timings)
+
+    def track(self, instances: PanoInstances, rles: list[dict], header) -> TrackedFrame:
+        """Identity and published ranks of a frame's instances (per-frame ones without a tracker).
+
+        The header stamp orders frames for the tracker's reset rules (a stamp going back resets).
+        """
+        if self.tracker is None:
+            return untracked(instances)
+        stamp = int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+        return self.tracker.update(Detections.from_instances(instances, stamp, rles))
 
     def detections(self, result: FrameResult):
         """The ``vision_msgs/Detection2DArray`` companion of a result."""
@@ -99,10 +121,11 @@ class RankingPipeline:
 
     def label_image(self, result: FrameResult):
         """mono16 rank image at mask resolution (0 = background)."""
-        return array_to_image(self.types, result.header, label_image(result.instances), "mono16")
+        labels = label_image(result.instances, result.tracked.ranks)
+        return array_to_image(self.types, result.header, labels, "mono16")
 
     def overlay(self, result: FrameResult):
         """rgb8 debug image at source resolution."""
-        instances = result.instances.with_ranks(ranks_of(result.instances))
+        instances = result.instances.with_ranks(result.tracked.ranks)
         picture = draw_ranked_overlay(result.rgb, instances)
         return array_to_image(self.types, result.header, picture, "rgb8")

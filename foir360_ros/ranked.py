@@ -13,6 +13,7 @@ import numpy as np
 
 from foir360_core.structures import PanoInstances, decode_rle
 from foir360_core.structures.instances import ranks_from_scores
+from foir360_core.tracking import TrackedFrame
 from foir360_ros.interfaces import MessageTypes
 
 UINT16_MAX = np.iinfo(np.uint16).max
@@ -44,6 +45,16 @@ def _optional(values: np.ndarray | None, index: int) -> float:
     return float("nan") if values is None else float(values[index])
 
 
+def untracked(instances: PanoInstances) -> TrackedFrame:
+    """The track fields of instances ranked frame by frame (tracking off): id 0, raw ranks."""
+    ranks = ranks_of(instances)
+    zeros = np.zeros(len(instances), dtype=np.int64)
+    importance = (instances.scores if instances.scores is not None
+                  else np.full(len(instances), np.nan))
+    return TrackedFrame(track_ids=zeros, age_frames=zeros, age_s=zeros.astype(np.float64),
+                        smoothed=importance, ranks=ranks, raw_ranks=ranks)
+
+
 def instances_to_msg(
     types: MessageTypes,
     header,
@@ -51,19 +62,24 @@ def instances_to_msg(
     *,
     image_size: tuple[int, int],
     model: ProducerInfo,
+    tracked: TrackedFrame | None = None,
+    rles: list[dict] | None = None,
 ):
     """Build a ``RankedInstanceArray``; ``header`` is used verbatim, masks are RLE-encoded.
 
     ``image_size`` is the source image's (height, width); masks may be smaller (the mask
-    resolution) and boxes are scaled to source pixels. Instances are ordered by rank.
+    resolution) and boxes are scaled to source pixels. Instances are ordered by the published
+    rank: ``tracked.ranks`` when a tracker ran (see ``foir360_core.tracking``), else their own.
+    ``rles`` passes masks already encoded (the tracker needed them too).
     """
     if instances.class_ids.size and int(instances.class_ids.max()) > UINT16_MAX:
         raise ValueError(f"class id {int(instances.class_ids.max())} does not fit a uint16")
     image_h, image_w = image_size
     mask_h, mask_w = instances.image_size
     scale_x, scale_y = image_w / mask_w, image_h / mask_h
-    ranks = ranks_of(instances)
-    rles = instances.to_rle()
+    track = tracked if tracked is not None else untracked(instances)
+    ranks = track.ranks
+    rles = rles if rles is not None else instances.to_rle()
     geometry = instances.geometry
     vector3 = types["geometry_msgs/msg/Vector3"]
     ranked_cls = types["foir360/msg/RankedInstance"]
@@ -74,6 +90,7 @@ def instances_to_msg(
         items.append(ranked_cls(
             id=int(i),
             rank=int(ranks[i]),
+            raw_rank=int(track.raw_ranks[i]),
             importance=_optional(instances.scores, i),
             class_id=int(instances.class_ids[i]),
             class_score=_optional(instances.class_scores, i),
@@ -86,6 +103,10 @@ def instances_to_msg(
             solid_angle=geom.solid_angle,
             mask_counts=rles[i]["counts"],
             mask_area=geom.area_px,
+            track_id=int(track.track_ids[i]),
+            track_age=int(track.age_frames[i]),
+            track_duration=float(track.age_s[i]),
+            smoothed_importance=float(track.smoothed[i]),
         ))
     return types["foir360/msg/RankedInstanceArray"](
         header=header,
@@ -124,7 +145,8 @@ def _class_label(msg, class_id: int) -> str:
 def ranked_to_detections(types: MessageTypes, msg):
     """A ``vision_msgs/Detection2DArray`` (4.x layout) companion of a ranked message.
 
-    One detection per instance in rank order, ``id`` = str(instance id), ``results[0]`` = class
+    One detection per instance in rank order, ``id`` = str(track id) when tracking is on, else
+    str(per-frame instance id), ``results[0]`` = class
     name and class score, box in source pixels. A box crossing the ERP seam keeps its true
     width and has its centre wrapped into [0, image_width), so it pokes out of one image edge.
     """
@@ -145,7 +167,7 @@ def ranked_to_detections(types: MessageTypes, msg):
             results=[with_pose(hypothesis=hypothesis, pose=_identity_pose(types))],
             bbox=box_cls(center=pose2d(position=point2d(x=centre_x, y=centre_y), theta=0.0),
                          size_x=float(item.box_width), size_y=float(item.box_height)),
-            id=str(item.id),
+            id=str(item.track_id or item.id),
         ))
     return types["vision_msgs/msg/Detection2DArray"](header=msg.header, detections=detections)
 
@@ -159,12 +181,13 @@ def _identity_pose(types: MessageTypes):
     return types["geometry_msgs/msg/PoseWithCovariance"](pose=pose, covariance=np.zeros(36))
 
 
-def label_image(instances: PanoInstances) -> np.ndarray:
+def label_image(instances: PanoInstances, ranks: np.ndarray | None = None) -> np.ndarray:
     """(H, W) uint16 at mask resolution: pixel = rank of the instance there, 0 = background.
 
-    Lossless (mono16, never JPEG it). Where masks overlap the more important instance wins.
+    ``ranks`` are the published ones (default: the instances' own). Lossless (mono16, never
+    JPEG it). Where masks overlap the more important instance wins.
     """
-    ranks = ranks_of(instances)
+    ranks = ranks_of(instances) if ranks is None else np.asarray(ranks)
     labels = np.zeros(instances.image_size, dtype=np.uint16)
     for i in np.argsort(ranks, kind="stable")[::-1]:
         labels[instances.masks[i]] = ranks[i]

@@ -30,6 +30,7 @@ from rclpy.qos import (
 )
 
 from foir360_core.settings import RankerSettings, SettingsError
+from foir360_core.tracking import TrackerSettings
 from foir360_ros.diagnostics import NodeStats, diagnostic_array
 from foir360_ros.images import BadFrameError
 from foir360_ros.interfaces import DETECTIONS, rclpy_types
@@ -40,7 +41,7 @@ from foir360_ros.pipeline import RankingPipeline
 NODE_NAME = "foir360_ranker"
 # Every parameter is generated from these settings classes (same names and defaults as the
 # CLI's flags); config/foir360.yaml lists them all.
-SETTINGS_CLASSES = (RankerNodeSettings, RankerSettings)
+SETTINGS_CLASSES = (RankerNodeSettings, RankerSettings, TrackerSettings)
 RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
 
 
@@ -94,7 +95,7 @@ class RankerNode(Node):
         self._stopping = False
         self._worker: threading.Thread | None = None
         self._log_handler: _RosLogHandler | None = None
-        self.ranker_settings, self.node_settings = self._read_parameters()
+        self.ranker_settings, self.node_settings, self.tracker_settings = self._read_parameters()
         self.p = {**asdict(self.node_settings), **asdict(self.ranker_settings)}
         self.types = rclpy_types()
         self.stats = NodeStats()
@@ -103,7 +104,8 @@ class RankerNode(Node):
         logging.getLogger("foir360_core").setLevel(logging.INFO)
         self.pipeline = RankingPipeline(
             ranker if ranker is not None else self._load_ranker(), self.types,
-            mask_height=int(self.p["mask_height"]), strict_erp=bool(self.p["strict_erp"]))
+            mask_height=int(self.p["mask_height"]), strict_erp=bool(self.p["strict_erp"]),
+            tracking=self.tracker_settings)
         self.backend = str(self.pipeline.ranker.info.get("backend", "unknown"))
         if self.p["warmup"]:
             self._warm_up()
@@ -117,12 +119,13 @@ class RankerNode(Node):
         self.create_timer(1.0, self._watch_silence)
 
     # --- start-up ---------------------------------------------------------------------------
-    def _read_parameters(self) -> tuple[RankerSettings, RankerNodeSettings]:
+    def _read_parameters(self) -> tuple[RankerSettings, RankerNodeSettings, TrackerSettings]:
         """Declare and read every parameter; a bad one stops the start, named, with its type."""
         for cls in SETTINGS_CLASSES:
             declare_settings(self, cls)
         try:
-            return read_settings(self, RankerSettings), read_settings(self, RankerNodeSettings)
+            return tuple(read_settings(self, cls) for cls in (
+                RankerSettings, RankerNodeSettings, TrackerSettings))
         except SettingsError as err:
             raise StartupError(f"invalid parameters: {err}") from None
 
@@ -227,15 +230,17 @@ class RankerNode(Node):
         self.ranked_pub.publish(result.ranked)
         if self.detections_pub is not None:
             self.detections_pub.publish(self.pipeline.detections(result))
-        if self.label_pub is not None and self.label_pub.get_subscription_count():
-            self.label_pub.publish(self.pipeline.label_image(result))
-        if self.overlay_pub is not None and self.overlay_pub.get_subscription_count():
-            self.overlay_pub.publish(self.pipeline.overlay(result))
         publish_ms = (time.perf_counter() - start) * 1e3
         stamp = msg.header.stamp
         now_ns = self.get_clock().now().nanoseconds
         latency_ms = (now_ns - (stamp.sec * 1_000_000_000 + stamp.nanosec)) / 1e6
         self.stats.frame_done({**result.timings_ms, "publish": publish_ms}, latency_ms)
+        # Debug pictures only after the answer is out and counted: the overlay (~110 ms at
+        # 2048x1024) must not delay the ranked message nor inflate its reported latency.
+        if self.label_pub is not None and self.label_pub.get_subscription_count():
+            self.label_pub.publish(self.pipeline.label_image(result))
+        if self.overlay_pub is not None and self.overlay_pub.get_subscription_count():
+            self.overlay_pub.publish(self.pipeline.overlay(result))
 
     # --- watchdogs --------------------------------------------------------------------------
     def _on_incompatible_qos(self, event) -> None:

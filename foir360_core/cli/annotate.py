@@ -5,6 +5,8 @@ the ERP image (turned so no object is cut by the seam) by clicking objects from 
 least important; dense scenes (Eq. 6 density above --dense-threshold) are ranked in
 overlapping sub-windows whose orders are merged by the local rank collector and shown for
 confirmation. The output is rewritten after every panorama and a rerun resumes it.
+Without --masks, --segmenter SPEC first segments the panoramas in IMAGES
+(`foir360 segment`) into the cached masks file OUT-stem.masks.json.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ import sys
 from pathlib import Path
 
 from foir360_core.cli.arguments import shard_argument
+from foir360_core.cli.segment import add_segmenter_arguments, masks_for
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", type=Path,
                         help="folder holding the panorama files named in the masks file")
-    parser.add_argument("--masks", type=Path, required=True,
-                        help="dataset JSON with every object's mask (COCO RLE)")
+    parser.add_argument("--masks", type=Path,
+                        help="dataset JSON with every object's mask (COCO RLE); without it, "
+                             "--segmenter makes one")
     parser.add_argument("--out", type=Path, required=True,
                         help="ranks file to write (dataset format); an existing one is resumed")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free one)")
@@ -38,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="horizontal field of view of a sub-window, degrees")
     parser.add_argument("--redo-skipped", action="store_true",
                         help="offer again the panoramas skipped in an earlier run")
+    add_segmenter_arguments(parser.add_argument_group(
+        "segmenting first (when no --masks is given)"), default=None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,9 +54,16 @@ def run(args: argparse.Namespace) -> int:
     if not args.images.is_dir():
         print(f"foir360 annotate: {args.images} is not a folder of panoramas", file=sys.stderr)
         return 2
+    masks, images = args.masks, args.images
+    if masks is None:
+        masks, error = masks_for(args, args.out)
+        if error is not None:
+            print(f"foir360 annotate: {error}", file=sys.stderr)
+            return 2
+        images = None  # the cached masks file names the panoramas relative to itself
     try:
         config = SessionConfig(
-            masks=args.masks, out=args.out, images=args.images, annotator=args.annotator,
+            masks=masks, out=args.out, images=images, annotator=args.annotator,
             shard=args.shard, dense_threshold=args.dense_threshold,
             density_width=args.density_width or None,
             windows=WindowOptions(count=args.windows, fov_deg=args.window_fov),

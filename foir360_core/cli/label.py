@@ -1,7 +1,9 @@
 """Pseudo-label importance ranks for panoramas with instance masks (FOIR-360 weak supervision).
 
 IMAGES is the folder the masks file's file_names are relative to (default: the masks
-file's folder); a .json file given as IMAGES is taken as the masks file. Writes the dataset
+file's folder); a .json file given as IMAGES is taken as the masks file. Without --masks,
+--segmenter SPEC first segments the panoramas in IMAGES (`foir360 segment`) into the
+cached masks file OUT-stem.masks.json and labels those. Writes the dataset
 format with an importance rank and score per object, and each panorama's local view lists,
 density score (Eq. 6) and work counters in its image entry. Finished panoramas are kept in
 OUT.progress/ and skipped when the command is run again, so an interrupted run resumes.
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 
 from foir360_core.cli.arguments import shard_argument
+from foir360_core.cli.segment import add_segmenter_arguments, masks_for
 
 log = logging.getLogger("foir360.label")
 
@@ -55,27 +58,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug-count", type=int, default=1,
                         help="panoramas to write debug images for (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_segmenter_arguments(parser.add_argument_group(
+        "segmenting first (when no --masks is given)"), default=None)
 
 
 def run(args: argparse.Namespace) -> int:
     from foir360_core.labeling.pipeline import LabelConfig
     from foir360_core.labeling.runner import LabelRunError, RunOptions, run_labeling
 
-    masks, images = args.masks, args.images
-    if masks is None:
-        if images.suffix.lower() != ".json":
-            log.error("give --masks MASKS.json (or pass the masks .json as IMAGES)")
-            return 2
+    masks, images, shard = args.masks, args.images, args.shard
+    out = args.out
+    if masks is None and images.suffix.lower() == ".json":
         masks, images = images, None
+    elif masks is None:
+        masks, error = masks_for(args, args.out, shard)
+        if error is not None:
+            log.error("%s", error)
+            return 2
+        images = None
+        if shard[1] > 1:  # the masks file holds this shard only: label all of it
+            from foir360_core.segmentation.batch import output_path
+
+            out, shard = output_path(args.out, shard), (0, 1)
     try:
         options = RunOptions(
-            masks=masks, out=args.out, images=images,
+            masks=masks, out=out, images=images,
             saliency=tuple(s.strip() for s in args.saliency.split(",") if s.strip()),
             inpaint=args.inpaint,
             config=LabelConfig(mode=args.mode, topk=args.topk, er=args.er,
                                reduction=args.reduction, view_size=args.view_size,
                                min_fov_deg=args.min_fov, visibility=args.visibility),
-            workers=args.workers, shard=args.shard, debug_dir=args.debug_dir,
+            workers=args.workers, shard=shard, debug_dir=args.debug_dir,
             debug_count=args.debug_count, progress_bar=not args.no_progress)
         start = time.perf_counter()
         summary = run_labeling(options)

@@ -23,6 +23,7 @@ PLUGIN_GROUP = "foir360.commands"
 # name -> (module, one-line help). Order is the order of the pipeline.
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("foir360_core.cli.synth", "render synthetic 360° panoramas with exact masks"),
+    "segment": ("foir360_core.cli.segment", "instance masks for panoramas, merged on the sphere"),
     "label": ("foir360_core.cli.label", "pseudo-label importance ranks from 2D saliency"),
     "annotate": ("foir360_core.cli.annotate", "rank objects by hand on a local web page (360Rank)"),
     "annotate-merge": ("foir360_core.cli.annotate_merge",

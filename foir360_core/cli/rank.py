@@ -57,7 +57,8 @@ def _unique_stem(path: Path, used: set[str]) -> str:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from foir360_core.io import ImageRecord, read_image, write_dataset, write_image
+    from foir360_core.io import ImageRecord, read_image, write_dataset_json, write_image
+    from foir360_core.io.dataset import annotations_for
     from foir360_core.runtime import BackendUnavailableError, Ranker
     from foir360_core.runtime.overlay import draw_ranked_overlay
     from foir360_core.structures import PanoInstances
@@ -79,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
     run_info = {"model": info["model_name"], "model_version": info["model_version"],
                 "backend": info["backend"]}
     args.out.mkdir(parents=True, exist_ok=True)
-    entries, used, failed = [], set(), len(problems)
+    # ranked.json is built from each panorama's encoded annotations, so masks are encoded
+    # once and no panorama's full-resolution masks outlive its own step
+    records, annotations, used, failed = [], [], set(), len(problems)
     for path in tqdm(images, desc="ranking", unit="pano"):
         try:
             image = read_image(path)
@@ -92,19 +95,23 @@ def run(args: argparse.Namespace) -> int:
         instances = PanoInstances(  # dataset category ids are 1-based
             masks=instances.masks, class_ids=instances.class_ids + 1, ranks=instances.ranks,
             scores=instances.scores, class_scores=instances.class_scores)
-        record = ImageRecord(len(entries) + 1, str(path.resolve()), image.shape[1],
+        record = ImageRecord(len(records) + 1, str(path.resolve()), image.shape[1],
                              image.shape[0], {"timings_ms": ranker.timings.as_dict()})
-        write_dataset(args.out / f"{stem}.json", [(record, instances)], categories=categories,
-                      info=run_info)
+        anns = annotations_for(record, instances, 1)
+        write_dataset_json(args.out / f"{stem}.json", [record.to_json()], anns,
+                           categories=categories, info=run_info)
         title = (f"{info['model_name']} v{info['model_version']} ({info['backend']}): "
                  f"{len(instances)} objects, 1 = most important")
         write_image(args.out / f"{stem}_overlay.png", draw_ranked_overlay(image, instances, title))
-        entries.append((record, instances))
-    if entries:
-        write_dataset(args.out / "ranked.json", entries, categories=categories, info=run_info)
+        records.append(record.to_json())
+        first = len(annotations) + 1
+        annotations.extend({**ann, "id": first + i} for i, ann in enumerate(anns))
+    if records:
+        write_dataset_json(args.out / "ranked.json", records, annotations, categories=categories,
+                           info=run_info)
     summary = ranker.latency_summary()
     total = summary.get("total", {})
-    print(f"ranked {len(entries)} panoramas with {info['backend']} into {args.out} "
+    print(f"ranked {len(records)} panoramas with {info['backend']} into {args.out} "
           f"({failed} skipped); latency p50 {total.get('p50_ms', 0):.1f} ms, "
           f"p95 {total.get('p95_ms', 0):.1f} ms")
     return 1 if failed else 0

@@ -45,19 +45,56 @@ def _masks_3d(masks: np.ndarray) -> np.ndarray:
     return masks
 
 
-def _row_sums(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-row Σ mask·cos(lon), Σ mask·sin(lon) and Σ mask, each (N, H) float32.
+def _lon_basis(width: int) -> np.ndarray:
+    """(3, W) float32 rows cos(lon), sin(lon), 1 of the column centres."""
+    lon, _ = lonlat_grid(1, width)
+    return np.stack([np.cos(lon), np.sin(lon), np.ones(width)]).astype(np.float32)
 
-    Everything spherical about a mask follows from these three: its centroid (with the
-    latitude terms) and, from the counts, its area and solid angle.
+
+def _span(used: np.ndarray) -> tuple[int, int]:
+    """[first, last + 1) of the used entries; (0, 0) when none is."""
+    index = np.flatnonzero(used)
+    return (int(index[0]), int(index[-1]) + 1) if index.size else (0, 0)
+
+
+def _rows_used(rows: np.ndarray) -> np.ndarray:
+    """``rows.any(axis=1)`` of a C-contiguous bool (R, C), read 8 bytes at a time when C allows."""
+    if rows.shape[1] % 8 == 0 and rows.flags.c_contiguous:
+        rows = rows.view(np.uint64)
+    return rows.any(axis=1)
+
+
+def _row_sums(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-row Σ mask·cos(lon), Σ mask·sin(lon), Σ mask, each (N, H) float32; columns used (N, W).
+
+    Everything spherical about a mask follows from these: its centroid (with the latitude
+    terms), its area and solid angle from the counts, its box from the rows and columns
+    used. One mask at a time is converted to float (it stays in cache), only over the box
+    of rows and columns it touches, and multiplied with the (3, W) longitude basis in
+    whichever order its memory runs, so masks laid out column-major for RLE
+    (``models.postprocess``) are read without a copy. The products
+    are ``einsum`` loops, not BLAS: a multi-threaded BLAS on a busy CPU took 100x longer.
     """
-    m = masks.astype(np.float32, copy=False)
-    n, height, width = m.shape
-    lon, _ = lonlat_grid(height, width)
-    rows = m.reshape(-1, width)  # 2-D @ 1-D runs as one BLAS call, ~10x faster than 3-D @ 1-D
-    row_cos = (rows @ np.cos(lon).astype(np.float32)).reshape(n, height)
-    row_sin = (rows @ np.sin(lon).astype(np.float32)).reshape(n, height)
-    return row_cos, row_sin, m.sum(axis=2)
+    n, height, width = masks.shape
+    basis = _lon_basis(width)
+    sums = np.zeros((n, 3, height), dtype=np.float32)
+    cols = np.zeros((n, width), dtype=bool)
+    for i, mask in enumerate(masks):
+        if mask.T.flags.c_contiguous and not mask.flags.c_contiguous:  # longitude-major
+            cols[i] = _rows_used(mask.T)
+            lo, hi = _span(cols[i])
+            block = mask.T[lo:hi]
+            top, bottom = _span(block.any(axis=0))
+            sums[i, :, top:bottom] = np.einsum("kw,wh->kh", basis[:, lo:hi],
+                                               block[:, top:bottom].astype(np.float32))
+        else:
+            top, bottom = _span(mask.any(axis=1))
+            cols[i] = mask[top:bottom].any(axis=0)
+            lo, hi = _span(cols[i])
+            sums[i, :, top:bottom] = np.einsum("hw,kw->kh",
+                                               mask[top:bottom, lo:hi].astype(np.float32),
+                                               basis[:, lo:hi])
+    return sums[:, 0], sums[:, 1], sums[:, 2], cols
 
 
 def _centroids(row_cos: np.ndarray, row_sin: np.ndarray, row_cnt: np.ndarray, width: int):
@@ -67,11 +104,11 @@ def _centroids(row_cos: np.ndarray, row_sin: np.ndarray, row_cnt: np.ndarray, wi
     row_w = solid_angle_weights(height, width)[:, 0]
     cos_lat = np.cos(lat) * row_w
     sin_lat = np.sin(lat) * row_w
-    vec = np.stack(
-        [row_cos @ cos_lat, -(row_sin @ cos_lat), row_cnt @ sin_lat], axis=-1
-    ).astype(np.float64)
+    vec = np.stack([np.einsum("nh,h->n", row_cos, cos_lat),
+                    -np.einsum("nh,h->n", row_sin, cos_lat),
+                    np.einsum("nh,h->n", row_cnt, sin_lat)], axis=-1).astype(np.float64)
     norm = np.linalg.norm(vec, axis=-1, keepdims=True)
-    solid = row_cnt @ row_w
+    solid = np.einsum("nh,h->n", row_cnt, row_w)
     degenerate = norm[:, 0] <= _CANCEL_TOLERANCE * solid
     out = vec / np.where(norm > 0, norm, 1.0)
     out[degenerate] = (1.0, 0.0, 0.0)
@@ -89,7 +126,8 @@ def spherical_centroid(masks: np.ndarray) -> np.ndarray:
     """
     single = np.asarray(masks).ndim == 2
     m = _masks_3d(masks)
-    centres, _ = _centroids(*_row_sums(m), m.shape[2])
+    row_cos, row_sin, row_cnt, _ = _row_sums(m)
+    centres, _ = _centroids(row_cos, row_sin, row_cnt, m.shape[2])
     return centres[0] if single else centres
 
 
@@ -102,15 +140,20 @@ def seam_aware_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
     that does not wrap wins. An empty mask gives (0, 0, 0, 0).
     """
     mask = np.asarray(mask, dtype=bool)
-    width = mask.shape[1]
-    rows = np.flatnonzero(mask.any(axis=1))
+    return _box(mask.any(axis=1), mask.any(axis=0))
+
+
+def _box(rows_used: np.ndarray, cols_used: np.ndarray) -> tuple[int, int, int, int]:
+    """The seam-aware box of a mask from which of its rows (H,) and columns (W,) are used."""
+    width = cols_used.size
+    rows = np.flatnonzero(rows_used)
     if rows.size == 0:
         return (0, 0, 0, 0)
-    cols = np.flatnonzero(mask.any(axis=0))
+    cols = np.flatnonzero(cols_used)
     y, h = int(rows[0]), int(rows[-1] - rows[0] + 1)
     if cols.size == width:
         return (0, y, width, h)
-    gaps = np.diff(np.r_[cols, cols[0] + width]) - 1
+    gaps = np.diff(cols, append=cols[0] + width) - 1
     k = cols.size - 1 if gaps[-1] == gaps.max() else int(np.argmax(gaps))
     x = int(cols[(k + 1) % cols.size])
     return (x, y, int(width - gaps[k]), h)
@@ -126,14 +169,14 @@ def mask_geometry(masks: np.ndarray) -> list[MaskGeometry]:
     """All derived geometry for each of N masks (N, H, W)."""
     m = _masks_3d(masks).astype(bool, copy=False)
     _, height, width = m.shape
-    row_cos, row_sin, row_cnt = _row_sums(m)
+    row_cos, row_sin, row_cnt, cols_used = _row_sums(m)
     centres, solid = _centroids(row_cos, row_sin, row_cnt, width)
     lon, lat = vector_to_lonlat(centres)
     az, el = azimuth_elevation(centres)
     areas = row_cnt.sum(axis=1, dtype=np.float64)  # whole counts: exact in float64
     result = []
     for i in range(m.shape[0]):
-        box = seam_aware_bbox(m[i])
+        box = _box(row_cnt[i] > 0, cols_used[i])
         result.append(
             MaskGeometry(
                 direction=tuple(float(c) for c in centres[i]),

@@ -6,18 +6,23 @@ Layout (any COCO tool still opens it)::
       "info": {"foir360_format": "1.0", "rank_convention": "1 = most important", ...},
       "categories": [{"id": 1, "name": "box", "supercategory": "object"}, ...],
       "images": [{"id": 1, "file_name": "pano_0001.png", "width": 2048, "height": 1024,
-                  ...optional extras: "density", "stamp_ns", "seed"}],
+                  ...optional extras: "density", "stamp_ns", "seed",
+                  "track_ids": [7, 3, ...]}],              # identity of each annotation, in order
       "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0,
                        "segmentation": {"size": [H, W], "counts": "<COCO RLE>"},
                        "area": 1234, "bbox": [x, y, w, h],
                        "erp_bbox": [x, y, w, h],          # seam-aware: x + w may exceed W
                        "importance_rank": 1,              # optional; 1 = most important
-                       "importance_score": 0.93}]         # optional; higher = more important
+                       "importance_score": 0.93,          # optional; higher = more important
+                       "score": 0.71}]                    # optional; the segmenter's confidence
     }
 
 ``bbox`` is the plain COCO box (it spans the whole width for a seam-crossing object);
-``erp_bbox`` is the compact seam-aware one. Within an image either every annotation has
-an ``importance_rank`` (a permutation of 1..N) or none has. ``file_name`` is relative to
+``erp_bbox`` is the compact seam-aware one. ``track_ids`` (sequences, e.g. ``foir360 synth
+--sequence``) gives the image's annotations, in their order, an identity kept across images;
+it lives on the image so that tools that rewrite annotations (``foir360 label``) keep it.
+Within an image either every annotation has an ``importance_rank`` (a permutation of 1..N)
+or none has. ``file_name`` is relative to
 the JSON file's folder unless absolute.
 """
 
@@ -159,6 +164,18 @@ class Dataset:
         anns = self._annotations.get(image_id, [])
         return bool(anns) and all("importance_rank" in a for a in anns)
 
+    def track_ids(self, image_id: int) -> np.ndarray | None:
+        """Ground-truth track id of each annotation (in order), or None when not given."""
+        ids = self.record(image_id).extra.get("track_ids")
+        if ids is None:
+            return None
+        count = len(self._annotations.get(image_id, []))
+        if len(ids) != count:
+            raise DatasetError(
+                f"{self.path}: image {image_id} has {len(ids)} track_ids for {count} annotations; "
+                "give one id per annotation, in annotation order")
+        return np.asarray(ids, dtype=np.int64)
+
     def instances(self, image_id: int) -> PanoInstances:
         """Decode the masks, classes, ranks and scores of one panorama."""
         record = self.record(image_id)
@@ -172,11 +189,13 @@ class Dataset:
         ranks = [a["importance_rank"] for a in anns] if with_rank else None
         scores = [a["importance_score"] for a in anns] if anns and all(
             "importance_score" in a for a in anns) else None
+        confidences = [a["score"] for a in anns] if anns and all(
+            "score" in a for a in anns) else None
         try:
             return PanoInstances.from_rle(
                 [a["segmentation"] for a in anns], record.height, record.width,
                 class_ids=np.array([a.get("category_id", 1) for a in anns], dtype=np.int64),
-                ranks=ranks, scores=scores,
+                ranks=ranks, scores=scores, class_scores=confidences,
             )
         except RankError as err:
             raise DatasetError(f"{self.path}: image {image_id}: {err}") from err
@@ -188,9 +207,9 @@ def annotations_for(
     """COCO annotation dicts for one panorama's instances, ids from ``first_id``."""
     anns = []
     for i, (rle, geom) in enumerate(zip(instances.to_rle(), instances.geometry, strict=True)):
-        ys, xs = np.nonzero(instances.masks[i])
-        plain = [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),
-                 int(ys.max() - ys.min() + 1)] if xs.size else [0, 0, 0, 0]
+        cols = np.flatnonzero(instances.masks[i].any(axis=0))  # no per-pixel index arrays
+        _, y, _, h = geom.bbox_xywh  # the seam-aware box spans the same rows
+        plain = [int(cols[0]), y, int(cols[-1] - cols[0] + 1), h] if cols.size else [0, 0, 0, 0]
         ann = {"id": first_id + i, "image_id": record.id,
                "category_id": int(instances.class_ids[i]), "iscrowd": 0,
                "segmentation": rle, "area": geom.area_px, "bbox": plain,
@@ -199,6 +218,8 @@ def annotations_for(
             ann["importance_rank"] = int(instances.ranks[i])
         if instances.scores is not None:
             ann["importance_score"] = float(instances.scores[i])
+        if instances.class_scores is not None:
+            ann["score"] = round(float(instances.class_scores[i]), 4)
         anns.append(ann)
     return anns
 

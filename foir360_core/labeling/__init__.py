@@ -37,7 +37,6 @@ from foir360_core.labeling.saliency import (
     SpectralResidualSaliency,
     build_saliency,
 )
-from foir360_core.labeling.segment import OnnxSegmenter, OnnxSegmenterConfig, Segmenter
 
 __all__ = [
     "DENSE_THRESHOLD",
@@ -53,13 +52,10 @@ __all__ = [
     "OnnxInpainterConfig",
     "OnnxSaliency",
     "OnnxSaliencyConfig",
-    "OnnxSegmenter",
-    "OnnxSegmenterConfig",
     "OpenCVInpainter",
     "PatchMatchInpainter",
     "PseudoLabeler",
     "SaliencyModel",
-    "Segmenter",
     "SpectralResidualSaliency",
     "build_inpainter",
     "build_saliency",

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from foir360_core.onnx import onnx_session, pick_name
+from foir360_core.onnx.spec import OnnxSpec, is_spec_file, load_spec
 
 
 @runtime_checkable
@@ -115,16 +116,28 @@ class OnnxInpainter:
         return result
 
 
+def inpainter_config(spec: OnnxSpec) -> OnnxInpainterConfig:
+    """The adapter settings an ONNX spec of kind ``inpaint`` gives (input.size, names, scale)."""
+    return OnnxInpainterConfig(path=str(spec.model), image_input=spec.input.name or "image",
+                               mask_input=spec.input.mask_name or "mask",
+                               output_name=spec.output.names.get("image"),
+                               input_size=spec.input.size, output_scale=spec.output.scale,
+                               name=spec.name)
+
+
 def build_inpainter(name: str) -> Inpainter:
-    """An inpainter by name (``patchmatch``, ``telea``, ``ns``) or a LaMa ``.onnx`` path."""
+    """An inpainter by name (``patchmatch``, ``telea``, ``ns``), a LaMa ``.onnx`` path or an
+    adapter spec ``.yaml``."""
     if name == "patchmatch":
         return PatchMatchInpainter()
     if name in ("telea", "ns"):
         return OpenCVInpainter(name)
     if name.endswith(".onnx"):
         return OnnxInpainter(OnnxInpainterConfig(path=name))
-    raise ValueError(f"unknown inpainter {name!r}; use patchmatch, telea, ns or a path to a "
-                     "LaMa .onnx export")
+    if is_spec_file(name):
+        return OnnxInpainter(inpainter_config(load_spec(name, "inpaint")))
+    raise ValueError(f"unknown inpainter {name!r}; use patchmatch, telea, ns, a LaMa .onnx "
+                     "export or a .yaml adapter spec")
 
 
 def inpaint_cropped(

@@ -6,14 +6,14 @@ map), so any model that returns "higher = more salient" per pixel plugs in. Ship
 * ``spectral`` — OpenCV spectral residual (Hou & Zhang 2007), weight-free and fast;
 * ``fine_grained`` — OpenCV fine-grained (centre-surround) saliency, weight-free;
 * :class:`OnnxSaliency` — any user-exported network (TranSalNet, RINet, GSGNet, …) with
-  configurable input/output names, input size, channel order and normalisation.
+  configurable input/output names, input size, channel order and normalisation, given as
+  an ``.onnx`` file (defaults) or an adapter spec ``.yaml`` (:mod:`foir360_core.onnx.spec`).
 
 No weights are ever downloaded: ONNX models are files the user supplies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from foir360_core.onnx import onnx_session, pick_name
+from foir360_core.onnx.spec import OnnxSpec, image_to_tensor, is_spec_file, load_spec
 
 
 @runtime_checkable
@@ -101,24 +102,6 @@ class OnnxSaliencyConfig:
     name: str = "onnx"
 
 
-def image_to_tensor(
-    image_rgb: np.ndarray, size: tuple[int, int], *, channel_order: str, layout: str,
-    scale: float, mean: Sequence[float], std: Sequence[float],
-) -> np.ndarray:
-    """Resize, reorder, normalise and batch one RGB image for an ONNX network."""
-    if channel_order not in ("RGB", "BGR") or layout not in ("NCHW", "NHWC"):
-        raise ValueError(f"channel_order must be RGB|BGR and layout NCHW|NHWC, got "
-                         f"{channel_order}/{layout}")
-    resized = cv2.resize(image_rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-    if channel_order == "BGR":
-        resized = resized[..., ::-1]
-    x = (resized.astype(np.float32) * np.float32(scale) - np.asarray(mean, np.float32))
-    x = x / np.asarray(std, np.float32)
-    if layout == "NCHW":
-        x = np.transpose(x, (2, 0, 1))
-    return np.ascontiguousarray(x[None])
-
-
 class OnnxSaliency:
     """Adapter for a user-supplied ONNX saliency network (see :class:`OnnxSaliencyConfig`)."""
 
@@ -148,15 +131,24 @@ class OnnxSaliency:
 BUILTIN_SALIENCY = {"spectral": SpectralResidualSaliency, "fine_grained": FineGrainedSaliency}
 
 
-def build_saliency(name: str) -> SaliencyModel:
-    """A saliency model by name: a built-in (``spectral``, ``fine_grained``) or an ``.onnx`` path.
+def saliency_config(spec: OnnxSpec) -> OnnxSaliencyConfig:
+    """The adapter settings an ONNX spec of kind ``saliency`` gives."""
+    i = spec.input
+    return OnnxSaliencyConfig(path=str(spec.model), input_name=i.name,
+                              output_name=spec.output.names.get("map"), input_size=i.size,
+                              channel_order=i.channel_order, layout=i.layout, scale=i.scale,
+                              mean=i.mean, std=i.std, apply_sigmoid=spec.output.sigmoid,
+                              name=spec.name)
 
-    An ONNX path given this way uses the :class:`OnnxSaliencyConfig` defaults; build
-    :class:`OnnxSaliency` directly for other input settings.
-    """
+
+def build_saliency(name: str) -> SaliencyModel:
+    """A saliency model by name: a built-in (``spectral``, ``fine_grained``), an ``.onnx``
+    path (:class:`OnnxSaliencyConfig` defaults) or an adapter spec ``.yaml``."""
     if name in BUILTIN_SALIENCY:
         return BUILTIN_SALIENCY[name]()
     if name.endswith(".onnx"):
         return OnnxSaliency(OnnxSaliencyConfig(path=name, name=Path(name).stem))
+    if is_spec_file(name):
+        return OnnxSaliency(saliency_config(load_spec(name, "saliency")))
     raise ValueError(f"unknown saliency model {name!r}; use one of "
-                     f"{sorted(BUILTIN_SALIENCY)} or a path to an .onnx file")
+                     f"{sorted(BUILTIN_SALIENCY)}, an .onnx file or a .yaml adapter spec")

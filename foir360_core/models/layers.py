@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as nnf
 from torch import nn
 
 
@@ -25,19 +24,22 @@ def circular_pad_lon(x: torch.Tensor, pad: int) -> torch.Tensor:
 
 
 class WrapConv2d(nn.Conv2d):
-    """``nn.Conv2d`` whose padding wraps in longitude and is zero in latitude."""
+    """``nn.Conv2d`` whose padding wraps in longitude and is zero in latitude.
+
+    Only the longitude pad is a separate step (a Concat of the wrapped columns); the
+    latitude zeros stay the convolution's own padding, which every backend applies inside
+    the kernel. A separate zero ``Pad`` per convolution cost a copy and, in ONNX Runtime, a
+    layout reorder around each one.
+    """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._wrap_pad = tuple(int(p) for p in self.padding)  # type: ignore[arg-type]
-        self.padding = (0, 0)
+        pad_lat, pad_lon = (int(p) for p in self.padding)  # type: ignore[union-attr]
+        self._pad_lon = pad_lon
+        self.padding = (pad_lat, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pad_lat, pad_lon = self._wrap_pad
-        x = circular_pad_lon(x, pad_lon)
-        if pad_lat:
-            x = nnf.pad(x, (0, 0, pad_lat, pad_lat))
-        return self._conv_forward(x, self.weight, self.bias)
+        return self._conv_forward(circular_pad_lon(x, self._pad_lon), self.weight, self.bias)
 
     @classmethod
     def from_conv(cls, conv: nn.Conv2d) -> WrapConv2d:

@@ -5,13 +5,15 @@ Steps: (1) keep queries whose object probability (1 − P(no object)) reaches
 overlaps an already kept one by IoU > ``dedup_iou`` (duplicate queries for one object);
 (3) cap at ``max_instances``; (4) upsample the kept mask logits to ``out_size`` with
 bilinear interpolation that wraps across the longitude seam, threshold at
-``mask_threshold`` (a probability) and drop empty masks; (5) rank the kept queries with
-the model's rank head's own ``decode`` (``models.heads``: unique ranks, 1 = most
-important); scores are the ranks' ``ordinal_importance``.
+``mask_threshold`` (a probability) and drop empty masks; only the window each object
+can reach is resized, into the column-major layout COCO RLE reads; (5) rank the kept
+queries with the model's rank head's own ``decode`` (``models.heads``: unique ranks, 1 =
+most important); scores are the ranks' ``ordinal_importance``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import cv2
@@ -28,22 +30,78 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def resize_wrap(maps: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of (N, h, w) float maps to (N, H, W), periodic in longitude."""
-    n, h, w = maps.shape
+def _aligned(start: int, stop: int, step: int) -> tuple[int, int]:
+    """[start, stop) widened outwards to multiples of ``step``."""
+    return start - start % step, stop + (-stop) % step
+
+
+def _lon_window(active_cols: np.ndarray, step: int) -> tuple[int, int, int]:
+    """Source columns [start, stop) to resize for one mask (they wrap past w), and the margin.
+
+    The shortest circular run holding every active column, widened by one inactive column
+    each side and aligned to ``step``: the resize clamps at the window's edges, which
+    repeats an inactive column there, as the true neighbours (inactive too) give. A run
+    that does not leave a step out becomes the full circle plus ``step`` wrapped columns
+    each side, whose clamped outputs (the margin, in source columns) are dropped.
+    """
+    w = active_cols.size
+    cols = np.flatnonzero(active_cols)
+    gaps = np.diff(cols, append=cols[0] + w) - 1
+    k = int(np.argmax(gaps))
+    first, length = int(cols[(k + 1) % cols.size]), int(w - gaps[k])
+    start, stop = _aligned(first - 1, first + length + 1, step)
+    if stop - start >= w:
+        return -step, w + step, step
+    return start, stop, 0
+
+
+def _upsample_one(logit: np.ndarray, out: np.ndarray, cut: float) -> bool:
+    """Threshold bilinear(logit) > cut into ``out`` (W, H), which starts all False.
+
+    Returns whether any pixel passed.
+
+    An output pixel is a convex combination of its 2x2 source neighbours, so it can pass
+    ``cut`` only next to a source value above ``cut - tolerance``: only the window around
+    those is resized. A window whose corner sits on the grid common to both resolutions
+    (multiples of ``h / gcd(h, H)`` rows and ``w / gcd(w, W)`` columns) samples exactly the
+    positions the whole map's resize samples. Across the seam it takes wrapped columns.
+    Latitude is clamped at the poles, as the resize does at its edges.
+    """
+    h, w = logit.shape
+    W, H = out.shape
+    active = logit > cut - 1e-4 * (1.0 + abs(cut))
+    rows = np.flatnonzero(active.any(axis=1))
+    if rows.size == 0:
+        return False
+    top, bottom = _aligned(max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, h),
+                           h // math.gcd(h, H))
+    start, stop, margin = _lon_window(active.any(axis=0), w // math.gcd(w, W))
+    window = logit[top:bottom].take(np.arange(start, stop) % w, axis=1)
+    resized = cv2.resize(np.ascontiguousarray(window.T), ((bottom - top) * H // h,
+                         (stop - start) * W // w), interpolation=cv2.INTER_LINEAR)
+    lon = np.arange((start + margin) * W // w, (stop - margin) * W // w)
+    passed = resized[margin * W // w:resized.shape[0] - margin * W // w] > cut
+    out[lon % W, top * H // h:bottom * H // h] = passed
+    return bool(passed.any())
+
+
+def upsample_masks(
+    logits: np.ndarray, out_size: tuple[int, int], cut: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N, h, w) mask logits → (N, H, W) bool masks ``bilinear(logits) > cut``, seam-periodic,
+    and (N,) whether each mask has any pixel.
+
+    The masks are laid out longitude-major (each mask's columns contiguous), which is
+    COCO's column-major RLE order: ``encode_masks`` hands them to pycocotools without a
+    copy. Each mask is resized only over the window its object can reach (see
+    ``_upsample_one``), so the cost follows the objects' extent, not the frame's.
+    """
     H, W = int(out_size[0]), int(out_size[1])
-    if (h, w) == (H, W):
-        return maps.astype(np.float32, copy=False)
-    xs = ((np.arange(W, dtype=np.float32) + 0.5) * (w / W) - 0.5) % w
-    ys = np.clip((np.arange(H, dtype=np.float32) + 0.5) * (h / H) - 0.5, 0.0, h - 1.0)
-    map_x = np.broadcast_to(xs[None, :], (H, W)).astype(np.float32)
-    map_y = np.broadcast_to(ys[:, None], (H, W)).astype(np.float32)
-    out = np.empty((n, H, W), dtype=np.float32)
-    for i in range(n):
-        out[i] = cv2.remap(
-            maps[i].astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP
-        )
-    return out
+    masks = np.zeros((logits.shape[0], W, H), dtype=bool)
+    nonempty = np.array([_upsample_one(logit, out, cut) for logit, out in
+                         zip(logits.astype(np.float32, copy=False), masks, strict=True)],
+                        dtype=bool).reshape(-1)
+    return masks.transpose(0, 2, 1), nonempty
 
 
 def ordinal_importance(ranks: np.ndarray) -> np.ndarray:
@@ -100,13 +158,13 @@ def outputs_to_instances(
     H, W = int(out_size[0]), int(out_size[1])
     # sigmoid(x) > t  <=>  x > logit(t): threshold the logits, no exp overflow
     cut = float(np.log(mask_threshold / (1.0 - mask_threshold)))
-    masks = resize_wrap(mask_logits[queries], (H, W)) > cut
-    nonempty = masks.reshape(len(queries), H * W).any(1)
-    queries, masks = queries[nonempty], masks[nonempty]
+    masks, nonempty = upsample_masks(mask_logits[queries], (H, W), cut)
+    if not nonempty.all():  # index the C-contiguous longitude-major array: keeps its layout
+        queries, masks = queries[nonempty], masks.transpose(0, 2, 1)[nonempty].transpose(0, 2, 1)
     ranks = head.decode(outputs, queries) if len(queries) else np.zeros(0, dtype=np.int64)
     scores = ordinal_importance(ranks)
     return PanoInstances(
-        masks=masks.reshape(len(queries), H, W),
+        masks=masks,
         class_ids=fg[queries].argmax(1) if len(queries) else np.zeros(0, np.int64),
         ranks=ranks,
         scores=scores,

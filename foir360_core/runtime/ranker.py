@@ -142,7 +142,8 @@ class Ranker:
             onnx_path = self._onnx_path()
             info = self._checked_info(read_onnx_info(onnx_path))
             backend = OnnxRuntimeBackend(onnx_path, device=opts.device,
-                                         threads=opts.threads or None)
+                                         threads=opts.threads or None,
+                                         cache_dir=self.cache.root / "onnxruntime")
             return backend, info
         return self._load_tensorrt()
 

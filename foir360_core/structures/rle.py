@@ -10,13 +10,19 @@ from pycocotools import mask as coco_mask
 
 
 def encode_masks(masks: np.ndarray) -> list[dict]:
-    """(N, H, W) bool → N COCO RLE dicts ``{"size": [H, W], "counts": str}``."""
+    """(N, H, W) bool → N COCO RLE dicts ``{"size": [H, W], "counts": str}``.
+
+    pycocotools reads (H, W, N) uint8 in Fortran order. Masks laid out that way (each
+    mask's columns contiguous, as ``models.postprocess.upsample_masks`` and ``decode_rle``
+    produce them) are passed through as a byte view, without a copy; any other layout is
+    copied once.
+    """
     masks = np.asarray(masks, dtype=bool)
     if masks.ndim != 3:
         raise ValueError(f"masks must be (N, H, W), got shape {masks.shape}")
     if masks.shape[0] == 0:
         return []
-    encoded = coco_mask.encode(np.asfortranarray(np.moveaxis(masks, 0, -1).astype(np.uint8)))
+    encoded = coco_mask.encode(np.asfortranarray(np.moveaxis(masks, 0, -1).view(np.uint8)))
     return [{"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
             for rle in encoded]
 
@@ -31,11 +37,15 @@ def _as_coco(rle: dict) -> dict:
 
 
 def decode_rle(rles: list[dict]) -> np.ndarray:
-    """N COCO RLE dicts (compressed or uncompressed counts) → (N, H, W) bool."""
+    """N COCO RLE dicts (compressed or uncompressed counts) → (N, H, W) bool.
+
+    pycocotools writes 0/1 bytes in Fortran order; they are returned as a bool view of
+    that buffer (no copy), which ``encode_masks`` accepts back without a copy.
+    """
     if not rles:
         raise ValueError("decode_rle needs at least one RLE (the size comes from it)")
     decoded = coco_mask.decode([_as_coco(r) for r in rles])
-    return np.moveaxis(decoded, -1, 0).astype(bool)
+    return np.moveaxis(decoded, -1, 0).view(bool)
 
 
 def rle_area(rles: list[dict]) -> np.ndarray:

@@ -87,8 +87,12 @@ def render_scene(
     *,
     min_pixels: int | None = None,
     seed: int | None = None,
+    backdrop: np.ndarray | None = None,
 ) -> SynthPanorama:
     """Ray cast ``objects`` in front of ``background`` into an H × 2H panorama.
+
+    ``backdrop`` (float32 (H, 2H, 3) in [0, 1]) replaces the rendered background, for a
+    camera that is not upright at the origin (see :mod:`foir360_core.synth.sequence`).
 
     The background is infinitely far for the depth test (the scene sampler keeps objects
     above the ground and inside the walls). Objects with fewer than ``min_pixels`` visible
@@ -98,7 +102,7 @@ def render_scene(
     if height < MIN_HEIGHT:
         raise ValueError(f"height must be at least {MIN_HEIGHT} pixels, got {height}")
     dirs = ray_directions(height)
-    image = render_background(background, height)
+    image = render_background(background, height) if backdrop is None else backdrop.copy()
     depth = np.full((height, 2 * height), np.inf)
     owner = np.full((height, 2 * height), -1, dtype=np.int32)
     for index, obj in enumerate(objects):

@@ -4,8 +4,10 @@ Offline (default) runs the node's own conversion and Ranker code over the bag wi
 runtime and writes the ranked instances into a new bag with the original timestamps. With
 --live the frames are published at the recorded rate into a running ranker node and what it
 publishes is recorded. Either way a report (frames, rejected frames, throughput, latency per
-stage, rank stability between consecutive frames, and with --gt the metrics of every profile)
-is printed and saved as JSON.
+stage, rank stability between consecutive frames for the published and the raw per-frame
+ranks, and with --gt the metrics of every profile and, when the ground truth has track ids,
+IDF1 / ID switches / MOTA computed by motmetrics) is printed and saved as JSON. Offline replay
+tracks instances across frames exactly like the node (--no-tracking turns it off).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import logging
 from pathlib import Path
 
 from foir360_core.cli.settings_args import add_settings_arguments, settings_from_args
-from foir360_core.settings import RankerSettings
+from foir360_core.settings import RankerSettings, SettingsError
+from foir360_core.tracking import TrackerSettings
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="report JSON path (default: OUT_report.json beside the bag)")
     add_settings_arguments(parser.add_argument_group("ranker settings (offline)"),
                            RankerSettings)
+    add_settings_arguments(parser.add_argument_group(
+        "tracking (offline; the node's parameters of the same names)"), TrackerSettings)
     live = parser.add_argument_group("--live options")
     live.add_argument("--publish-topic", help="topic to publish frames on (default: the bag's)")
     live.add_argument("--ranked-topic", default="/foir360_ranker/ranked_instances",
@@ -84,13 +89,18 @@ def _offline(args: argparse.Namespace, acc):
         raise ReplayError("--gt needs masks at image resolution for exact metrics; drop "
                           "--mask-height or pass --mask-height 0")
     try:
+        tracking = settings_from_args(TrackerSettings, args)
+    except SettingsError as err:
+        raise ReplayError(str(err)) from None
+    try:
         ranker = Ranker(settings=settings_from_args(RankerSettings, args))
     except Exception as err:  # missing file, no backend, bad metadata: all end the run here
         raise ReplayError(f"cannot load model {args.model or '(shipped default)'}: {err}") from err
     return replay_offline(args.bag, args.image_topic, args.out, ranker, acc=acc,
                           storage=args.storage, mask_height=mask_height,
                           strict_erp=not args.no_strict_erp, overlay=args.overlay,
-                          detections=args.detections)
+                          detections=args.detections,
+                          tracking=tracking)
 
 
 def _live(args: argparse.Namespace, acc):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from foir360_core.tracking import TrackerSettings
 from foir360_ros.images import BadFrameError
 from foir360_ros.interfaces import DETECTIONS, rosbags_types, rosbags_typestore
 from foir360_ros.pipeline import RankingPipeline
@@ -37,11 +38,17 @@ def replay_offline(
     overlay: bool = False,
     detections: bool = False,
     topic_prefix: str = "/foir360_ranker",
+    tracking: TrackerSettings | None = None,
 ) -> ReplayReport:
-    """Rank ``topic`` of ``bag`` into the new bag ``out``, keeping each frame's bag timestamp."""
+    """Rank ``topic`` of ``bag`` into the new bag ``out``, keeping each frame's bag timestamp.
+
+    ``tracking`` (default: the node's default settings, tracking on) tracks frames in bag order
+    exactly as the node does; ``TrackerSettings(tracking=False)`` ranks every frame alone.
+    """
     typestore = rosbags_typestore()
     pipeline = RankingPipeline(ranker, rosbags_types(typestore), mask_height=mask_height,
-                               strict_erp=strict_erp)
+                               strict_erp=strict_erp,
+                               tracking=tracking if tracking is not None else TrackerSettings())
     names = output_topics(topic_prefix)
     with open_bag(bag) as reader:
         connections = image_connections(reader, topic)

@@ -20,8 +20,6 @@ from foir360_core.labeling import (
     OnnxInpainterConfig,
     OnnxSaliency,
     OnnxSaliencyConfig,
-    OnnxSegmenter,
-    OnnxSegmenterConfig,
     OpenCVInpainter,
     PatchMatchInpainter,
     SpectralResidualSaliency,
@@ -172,14 +170,58 @@ def test_cropped_inpainting_hides_excluded_objects_from_the_fill():
     np.testing.assert_array_equal(clean[keep], image[keep])
 
 
-def test_onnx_segmenter_returns_instances_at_image_size(segmenter_onnx):
+def test_onnx_segmenter_returns_instances_at_view_size(segmenter_onnx, tmp_path):
+    """The former whole-ERP OnnxSegmenter contract is the spec's maskrcnn format."""
+    from foir360_core.segmentation.onnx_models import OnnxViewSegmenter
+
     image = np.full((64, 128, 3), 10, dtype=np.uint8)
     image[16:32, 40:72] = 240
-    segmenter = OnnxSegmenter(OnnxSegmenterConfig(path=segmenter_onnx, input_name="img",
-                                                  input_size=(32, 64)))
-    instances = segmenter(image)
-    assert len(instances) == 1  # the 0.2-score detection is dropped
-    assert instances.image_size == (64, 128)
-    assert instances.class_ids.tolist() == [3]  # label 2 + class_offset 1
+    spec = tmp_path / "seg.yaml"
+    spec.write_text(f"kind: segmenter\nmodel: {segmenter_onnx}\ninput: {{size: [32, 64]}}\n"
+                    "output: {format: maskrcnn}\nclasses: [a, b, c, d, e, f]\n"
+                    "score_threshold: 0.5\n")
+    segmenter = OnnxViewSegmenter.from_spec(str(spec))
+    found = segmenter.segment(image, None)
+    assert len(found) == 1  # the 0.2-score detection is dropped
+    assert found.masks.shape == (1, 64, 128)
+    assert segmenter.class_names[int(found.labels[0])] == "c"  # label 2
     expected = image[..., 0] > 128
-    assert (instances.masks[0] == expected).mean() > 0.98
+    assert (found.masks[0] == expected).mean() > 0.98
+
+
+def test_saliency_and_inpaint_specs_set_size_normalisation_and_names(
+        saliency_onnx, inpaint_onnx, tmp_path):
+    spec = tmp_path / "sal.yaml"
+    spec.write_text(f"kind: saliency\nmodel: {saliency_onnx}\ninput: {{size: [16, 24], "
+                    "channel_order: BGR, mean: [0.5, 0.5, 0.5], std: [2, 2, 2]}\n")
+    model = build_saliency(str(spec))
+    assert model.config.input_size == (16, 24) and model.config.channel_order == "BGR"
+    assert model.config.mean == (0.5, 0.5, 0.5) and model.name == "saliency"
+    assert model(gradient_image()).shape == (48, 80)
+    paint = tmp_path / "lama.yaml"
+    paint.write_text(f"kind: inpaint\nmodel: {Path(inpaint_onnx).name}\n"
+                     "input: {size: [32, 32], name: image, mask_name: mask}\n"
+                     "output: {scale: 1.0, names: {image: inpainted}}\n")
+    (tmp_path / Path(inpaint_onnx).name).write_bytes(Path(inpaint_onnx).read_bytes())
+    inpainter = build_inpainter(str(paint))
+    image = gradient_image()
+    mask = np.zeros(image.shape[:2], bool)
+    mask[10:20, 10:30] = True
+    out = inpainter(image, mask)
+    assert abs(np.median(out[mask]) - 127) <= 2  # grey fill at output scale 1
+    np.testing.assert_array_equal(out[~mask], image[~mask])
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("model: missing.onnx\n", "not found"),
+    ("kind: inpaint\nmodel: {model}\n", "used as a saliency"),
+    ("model: {model}\ninput: {{size: [1]}}\n", "height, width"),
+    ("model: {model}\ninput: {{layout: CHW}}\n", "NCHW"),
+    ("model: {model}\nouput: {{}}\n", "unknown keys"),
+    ("model: [unclosed\n", "not valid YAML"),
+])
+def test_bad_specs_name_the_problem(saliency_onnx, tmp_path, text, match):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(text.format(model=saliency_onnx))
+    with pytest.raises(ValueError, match=match):
+        build_saliency(str(spec))

@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"foir360_core.io"},
     {"foir360_core.segmentation"},  # instance segmentation, below the labeling that uses it
     {"foir360_core.synth", "foir360_core.metrics", "foir360_core.labeling",
-     "foir360_core.models"},
+     "foir360_core.models", "foir360_core.tracking"},
     {"foir360_core.annotate", "foir360_core.training", "foir360_core.runtime"},
     {"foir360_core.cli"},
     {"foir360_core.__main__"},

@@ -18,7 +18,7 @@ from foir360_core.models.config import ConfigError, apply_overrides, load_config
 from foir360_core.models.heads.hungarian import exclusive_ranks
 from foir360_core.models.heads.sequential import SequentialRankHead
 from foir360_core.models.layers import WrapConv2d, wrap_longitude
-from foir360_core.models.postprocess import outputs_to_instances, resize_wrap
+from foir360_core.models.postprocess import outputs_to_instances, upsample_masks
 from foir360_core.models.preprocess import prepare_input
 from foir360_core.structures.instances import check_ranks
 
@@ -55,12 +55,39 @@ def test_bad_input_shapes_are_rejected(model, shape):
         model(torch.zeros(shape))
 
 
-def test_wrap_conv_equals_conv_on_circularly_padded_input():
-    conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+def _padded_then_convolved(conv: torch.nn.Conv2d, x: torch.Tensor, pad: tuple[int, int]):
+    """The former ``WrapConv2d.forward``: wrap in longitude, zero-pad latitude, then convolve."""
+    padded = nnf.pad(nnf.pad(x, (pad[1], pad[1], 0, 0), mode="circular"), (0, 0, pad[0], pad[0]))
+    return nnf.conv2d(padded, conv.weight, conv.bias, conv.stride, 0, conv.dilation, conv.groups)
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "dilation", "groups"), [
+    (3, 1, 1, 1, 1), (3, 2, 1, 1, 1), (5, 2, 2, 1, 6), (3, 1, 2, 2, 6), ((3, 5), 1, (1, 2), 1, 1),
+])
+def test_wrap_conv_equals_conv_on_circularly_padded_input(kernel, stride, padding, dilation,
+                                                          groups):
+    conv = torch.nn.Conv2d(6, 6, kernel, stride=stride, padding=padding, dilation=dilation,
+                           groups=groups)
     wrapped = WrapConv2d.from_conv(conv)
-    x = torch.randn(1, 3, 8, 16)
-    padded = nnf.pad(nnf.pad(x, (1, 1, 0, 0), mode="circular"), (0, 0, 1, 1))
-    torch.testing.assert_close(wrapped(x), nnf.conv2d(padded, conv.weight, conv.bias))
+    x = torch.randn(2, 6, 16, 32)
+    pad = wrapped.padding[0], wrapped._pad_lon
+    torch.testing.assert_close(wrapped(x), _padded_then_convolved(conv, x, pad))
+
+
+def test_shipped_model_loads_unchanged_and_matches_the_pad_then_convolve_form():
+    from foir360_core.models import default_model_path
+
+    model, _ = load_checkpoint(default_model_path())
+    model = model.float().eval()
+    x = torch.randn(1, 3, 128, 256, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        folded = model(x)
+        for conv in (m for m in model.modules() if isinstance(m, WrapConv2d)):
+            pad = conv.padding[0], conv._pad_lon
+            conv.forward = lambda t, c=conv, p=pad: _padded_then_convolved(c, t, p)
+        separate = model(x)
+    for key in ("class_logits", "mask_logits", "rank_scores"):
+        torch.testing.assert_close(folded[key], separate[key], atol=1e-4, rtol=1e-4)
 
 
 def test_seam_wrap_left_edge_reaches_right_edge():
@@ -72,7 +99,7 @@ def test_seam_wrap_left_edge_reaches_right_edge():
     plain.load_state_dict(wrapped.state_dict())
     plain_convs = [m for m in plain.modules() if isinstance(m, WrapConv2d)]
     for conv in plain_convs:  # undo the wrap: same weights, zero padding
-        conv._wrap_pad = (0, 0)
+        conv._pad_lon = 0
         conv.padding = tuple(k // 2 for k in conv.kernel_size)
     x = torch.randn(1, 3, 64, 128)
     bumped = x.clone()
@@ -165,13 +192,14 @@ def test_postprocess_keeps_objects_drops_duplicates_and_ranks_uniquely():
     assert len(empty_masks) == 0
 
 
-def test_resize_wrap_is_periodic():
+def test_upsample_masks_is_periodic():
     maps = np.zeros((1, 4, 8), np.float32)
     maps[0, :, 0] = 1.0
-    up = resize_wrap(maps, (8, 16))[0]
-    # column 0 becomes output columns 0-1; its neighbours across the seam and inside agree
-    assert up[0, 0] == pytest.approx(up[0, 1]) == pytest.approx(0.75)
-    assert up[0, -1] == pytest.approx(up[0, 2]) == pytest.approx(0.25)
+    # column 0 becomes output columns 0-1 at 0.75 each; the columns either side of them,
+    # across the seam (15) and inside (2), get 0.25
+    for cut, on in ((0.7, [0, 1]), (0.2, [0, 1, 2, 15])):
+        up = upsample_masks(maps, (8, 16), cut)[0][0]
+        assert up.all(axis=0).tolist() == [c in on for c in range(16)]
 
 
 def test_prepare_input_normalises_and_rejects_bad_images():

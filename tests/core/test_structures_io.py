@@ -129,3 +129,19 @@ def test_non_erp_allowed_with_explicit_warning(tmp_path):
                                                 PanoInstances(np.zeros((0, 30, 40), bool)))])
     with pytest.warns(UserWarning, match="not a 2:1"):
         Dataset.load(path, strict_erp=False)
+
+
+@pytest.mark.parametrize("lon_major", [False, True])
+def test_annotation_boxes_are_the_pixel_extent_in_either_mask_layout(lon_major):
+    from foir360_core.io.dataset import annotations_for
+
+    masks = make_instances().masks
+    masks = np.concatenate([masks, np.zeros((1, H, W), bool)])  # and an empty one
+    if lon_major:  # the layout post-processing produces
+        masks = np.ascontiguousarray(masks.transpose(0, 2, 1)).transpose(0, 2, 1)
+    anns = annotations_for(ImageRecord(1, "p.png", W, H), PanoInstances(masks), 1)
+    for ann, mask in zip(anns, masks, strict=True):
+        ys, xs = np.nonzero(mask)
+        expected = ([int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1]
+                    if xs.size else [0, 0, 0, 0])
+        assert ann["bbox"] == expected

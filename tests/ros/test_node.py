@@ -156,6 +156,28 @@ def test_label_image_and_overlay_match_the_ranked_message(harness):
     assert not np.array_equal(np.frombuffer(overlay.data, np.uint8), harness.frames[2].ravel())
 
 
+def test_overlay_is_drawn_after_the_ranked_answer_is_out_and_counted(harness, monkeypatch):
+    """The debug overlay must not delay the ranked message nor count in its latency."""
+    from foir360_ros.images import array_to_image
+
+    node, types = harness.raw, harness.types
+    counted_when_drawn = []
+    draw = node.pipeline.overlay
+
+    def spy(result):
+        counted_when_drawn.append(node.stats.processed)
+        return draw(result)
+
+    monkeypatch.setattr(node.pipeline, "overlay", spy)
+    stamp = harness.now_ns()
+    msg = array_to_image(types, header(types, stamp), harness.frames[1], "rgb8")
+    before = node.stats.processed
+    _answer(harness.raw_out, stamp, lambda: harness.image_pub.publish(msg))
+    wait_for(lambda: any(stamp_ns(m.header.stamp) == stamp for m in harness.overlays), 5,
+             "the overlay")
+    assert counted_when_drawn and counted_when_drawn[0] == before + 1
+
+
 def test_bad_frames_are_counted_and_the_node_keeps_ranking(harness):
     from foir360_ros.images import array_to_image, rgb_to_compressed
 

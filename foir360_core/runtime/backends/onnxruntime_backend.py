@@ -38,10 +38,12 @@ class OnnxRuntimeBackend:
     name = "onnxruntime"
     precision = "fp32"
 
-    def __init__(self, onnx_path: Path, *, device: str = "auto", threads: int | None = None):
+    def __init__(self, onnx_path: Path, *, device: str = "auto", threads: int | None = None,
+                 cache_dir: Path | None = None):
+        """``cache_dir``: where CPU sessions keep their optimised graph (see ``onnx_session``)."""
         ort = require("onnxruntime", "the ONNX Runtime backend")
         providers = choose_providers(list(ort.get_available_providers()), device)
-        self.session = onnx_session(onnx_path, threads, providers=providers)
+        self.session = onnx_session(onnx_path, threads, providers=providers, cache_dir=cache_dir)
         self.providers = self.session.get_providers()
         self.device = "cuda" if self.providers[0] == CUDA_EP else "cpu"
         self.output_names = [o.name for o in self.session.get_outputs()]

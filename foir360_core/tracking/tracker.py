@@ -1,0 +1,232 @@
+"""Instances that keep their identity from frame to frame, with a rank that does not dither.
+
+:class:`Tracker` takes each frame's detections (RLE masks, spherical centroids, raw importance)
+and returns, per detection, a persistent ``track_id``, how long its track has been seen, its
+smoothed importance and the published rank (unique 1..N). Ids start at 1, grow by one per new
+track and are never reused within a tracker's life, also across resets.
+
+Bad input never raises; it resets the tracks (with a warning) by these rules:
+
+* a frame whose mask size differs from the last frame's (the camera or ``mask_height`` changed);
+* a frame whose stamp is older than the last one (a bag replayed again or out of order, a clock
+  reset): its tracks would be matched against the future;
+* a stamp gap longer than ``track_max_gap_s`` (the scene may have changed completely).
+
+Frames without a stamp (``stamp_ns=None``) and frames with the same stamp as the last simply
+continue the tracks.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from foir360_core.structures import PanoInstances
+from foir360_core.structures.instances import ranks_from_scores
+from foir360_core.tracking.association import (
+    angles_deg,
+    associate,
+    coco_rles,
+    mask_iou,
+    rotate,
+    rotation_between,
+)
+from foir360_core.tracking.ordering import ema, hysteresis_order
+from foir360_core.tracking.settings import TrackerSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Detections:
+    """One frame's instances as the tracker needs them.
+
+    ``rles``: COCO RLEs at mask resolution ``size`` (h, w); ``directions``: (N, 3) unit
+    spherical centroids; ``importance``: (N,) raw importance, higher = more important;
+    ``raw_ranks``: the per-frame ranks (unique 1..N); ``stamp_ns``: the frame's capture time;
+    ``class_ids``: (N,) classes (None = all one class).
+    """
+
+    rles: list[dict]
+    directions: np.ndarray
+    importance: np.ndarray
+    raw_ranks: np.ndarray
+    size: tuple[int, int]
+    stamp_ns: int | None = None
+    class_ids: np.ndarray | None = None
+
+    @classmethod
+    def from_instances(cls, instances: PanoInstances, stamp_ns: int | None = None,
+                       rles: list[dict] | None = None) -> Detections:
+        """From a ranker's result; pass ``rles`` when they are already encoded (the message)."""
+        n = len(instances)
+        if instances.ranks is not None:
+            ranks = instances.ranks
+        elif instances.scores is not None:
+            ranks = ranks_from_scores(instances.scores)
+        else:
+            raise ValueError("instances carry neither ranks nor scores; nothing to track by")
+        importance = (instances.scores if instances.scores is not None
+                      else (n + 1 - ranks) / max(n, 1))
+        directions = (np.array([g.direction for g in instances.geometry], np.float64)
+                      if n else np.zeros((0, 3)))
+        return cls(rles=rles if rles is not None else instances.to_rle(),
+                   directions=directions, importance=np.asarray(importance, np.float64),
+                   raw_ranks=np.asarray(ranks, np.int64), size=instances.image_size,
+                   stamp_ns=stamp_ns, class_ids=instances.class_ids)
+
+
+@dataclass(frozen=True)
+class TrackedFrame:
+    """Per detection (in the order given to :meth:`Tracker.update`): identity and ranks.
+
+    ``ranks`` is the published order (smoothed with hysteresis, or the raw one when smoothing
+    is off); ``raw_ranks`` the per-frame one. ``age_frames`` counts frames since the track was
+    first seen (0 = new), ``age_s`` seconds between those frames' stamps (0 without stamps).
+    ``reset`` names why the tracks were reset on this frame, or is None.
+    """
+
+    track_ids: np.ndarray
+    age_frames: np.ndarray
+    age_s: np.ndarray
+    smoothed: np.ndarray
+    ranks: np.ndarray
+    raw_ranks: np.ndarray
+    reset: str | None = None
+
+
+@dataclass
+class _Track:
+    track_id: int
+    rle: dict
+    direction: np.ndarray
+    first_frame: int
+    first_stamp_ns: int | None
+    smoothed: float
+    rank: int
+    class_id: int = 0
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    misses: int = 0
+
+    def predicted(self) -> np.ndarray:
+        """Where the centroid should be now: moved on by the last per-frame angular velocity."""
+        return rotate(self.direction, self.velocity * (self.misses + 1))
+
+
+def _classes(det: Detections) -> np.ndarray:
+    n = len(det.rles)
+    return np.zeros(n, np.int64) if det.class_ids is None else np.asarray(det.class_ids, np.int64)
+
+
+class Tracker:
+    """Associates the instances of consecutive frames (see the module docstring)."""
+
+    def __init__(self, settings: TrackerSettings | None = None) -> None:
+        self.settings = settings or TrackerSettings()
+        self._tracks: list[_Track] = []
+        self._next_id = 1
+        self._frame = 0
+        self._size: tuple[int, int] | None = None
+        self._stamp_ns: int | None = None
+
+    @property
+    def active_tracks(self) -> int:
+        """Tracks alive now (seen in the last ``track_max_misses`` + 1 frames)."""
+        return len(self._tracks)
+
+    def reset(self) -> None:
+        """End every track (ids keep counting up, so none is ever reused)."""
+        self._tracks = []
+        self._size = None
+        self._stamp_ns = None
+
+    def update(self, detections: Detections) -> TrackedFrame:
+        """Track one frame; never raises on odd stamps or sizes (see the module docstring)."""
+        reason = self._reset_reason(detections)
+        if reason is not None:
+            log.warning("tracks reset: %s", reason)
+            self.reset()
+        self._frame += 1
+        self._size = detections.size
+        if detections.stamp_ns is not None:
+            self._stamp_ns = detections.stamp_ns
+        rows, cols = self._associate(detections)
+        tracks = self._advance(detections, dict(zip(cols.tolist(), rows.tolist(), strict=True)))
+        return self._publish(detections, tracks, reason)
+
+    def _reset_reason(self, det: Detections) -> str | None:
+        if self._size is not None and tuple(det.size) != tuple(self._size):
+            return (f"mask size changed from {self._size[1]}x{self._size[0]} to "
+                    f"{det.size[1]}x{det.size[0]}")
+        if det.stamp_ns is None or self._stamp_ns is None:
+            return None
+        if det.stamp_ns < self._stamp_ns:
+            return (f"frame stamp {det.stamp_ns} ns is older than the last one "
+                    f"({self._stamp_ns} ns): replayed or out-of-order input, or a clock reset")
+        gap_s = (det.stamp_ns - self._stamp_ns) / 1e9
+        limit = self.settings.track_max_gap_s
+        if limit > 0 and gap_s > limit:
+            return f"{gap_s:.2f} s without a frame (track_max_gap_s {limit})"
+        return None
+
+    def _associate(self, det: Detections) -> tuple[np.ndarray, np.ndarray]:
+        if not self._tracks or not det.rles:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        iou = mask_iou(coco_rles([t.rle for t in self._tracks]), coco_rles(det.rles))
+        angle = angles_deg(np.array([t.predicted() for t in self._tracks]), det.directions)
+        classes = _classes(det)
+        other = np.array([t.class_id for t in self._tracks])[:, None] != classes[None, :]
+        return associate(iou, angle, other, self.settings)
+
+    def _advance(self, det: Detections, track_of: dict[int, int]) -> list[_Track]:
+        """Update matched tracks, age the missed ones, open new ones; one track per detection."""
+        alpha = self.settings.rank_ema_alpha if self.settings.rank_smoothing else 1.0
+        classes = _classes(det)
+        matched: list[_Track] = []
+        for index in range(len(det.rles)):
+            raw = float(det.importance[index])
+            direction = np.asarray(det.directions[index], np.float64)
+            if index in track_of:
+                track = self._tracks[track_of[index]]
+                step = rotation_between(track.direction, direction) / (track.misses + 1)
+                track.velocity, track.direction = step, direction
+                track.rle, track.misses = det.rles[index], 0
+                track.smoothed = ema(track.smoothed, raw, alpha)
+            else:
+                track = _Track(self._next_id, det.rles[index], direction, self._frame,
+                               det.stamp_ns, smoothed=raw, rank=0)
+                self._next_id += 1
+            track.class_id = int(classes[index])
+            matched.append(track)
+        seen = set(track_of.values())
+        survivors = []
+        for row, track in enumerate(self._tracks):
+            if row not in seen:
+                track.misses += 1
+                if track.misses <= self.settings.track_max_misses:
+                    survivors.append(track)
+        self._tracks = survivors + matched
+        return matched
+
+    def _publish(self, det: Detections, tracks: list[_Track], reason: str | None) -> TrackedFrame:
+        smoothed = np.array([t.smoothed for t in tracks], np.float64)
+        if self.settings.rank_smoothing:
+            ranks = hysteresis_order(smoothed, np.array([t.rank for t in tracks], np.int64),
+                                     self.settings.rank_hysteresis)
+        else:
+            ranks = np.asarray(det.raw_ranks, np.int64)
+        for track, rank in zip(tracks, ranks, strict=True):
+            track.rank = int(rank)
+        stamp = det.stamp_ns
+        return TrackedFrame(
+            track_ids=np.array([t.track_id for t in tracks], np.int64),
+            age_frames=np.array([self._frame - t.first_frame for t in tracks], np.int64),
+            age_s=np.array([0.0 if stamp is None or t.first_stamp_ns is None
+                            else (stamp - t.first_stamp_ns) / 1e9 for t in tracks]),
+            smoothed=smoothed,
+            ranks=ranks,
+            raw_ranks=np.asarray(det.raw_ranks, np.int64),
+            reset=reason,
+        )
