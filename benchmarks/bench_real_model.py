@@ -87,7 +87,7 @@ def _save_overlay(folder: Path, dataset: Dataset, image_id: int, ranker: Ranker,
     small = cv2.resize(image, (1024, 512), interpolation=cv2.INTER_AREA)
     drawn = draw_ranked_overlay(small, ranker.rank(small))
     name = Path(dataset.record(image_id).file_name).stem
-    cv2.imwrite(str(folder / f"{name}.jpg"), drawn[..., ::-1])
+    cv2.imwrite(str(folder / f"{name}.png"), drawn[..., ::-1])
 
 
 def main() -> None:
