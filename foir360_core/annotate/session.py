@@ -16,6 +16,7 @@ import contextlib
 import gzip
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -400,7 +401,7 @@ class AnnotationSession:
             meta["merged_order"] = merged
             meta["adjusted"] = order != merged
         seconds = payload.get("seconds")
-        if isinstance(seconds, int | float) and seconds >= 0:
+        if isinstance(seconds, int | float) and 0 <= seconds < math.inf:
             meta["seconds"] = round(float(seconds), 1)
         meta["saved_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         ranks = np.empty(prepared.n_objects, dtype=np.int64)

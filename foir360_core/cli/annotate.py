@@ -12,6 +12,7 @@ Without --masks, --segmenter SPEC first segments the panoramas in IMAGES
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -79,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
           f"{summary['done']} already done; writing {args.out}")
     print(f"open {server.url} in a browser (Ctrl+C to stop; work is saved after each panorama)",
           flush=True)
+    # Ctrl+C stops the server even when started from a shell that ignores SIGINT (a
+    # background job inherits SIG_IGN, which Python then keeps).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

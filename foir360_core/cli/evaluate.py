@@ -1,9 +1,11 @@
 """Score predicted importance ranks against a ranked GT dataset: SOR, SA-SOR, MAE, images used.
 
 Both files are foir360 dataset JSON (COCO + importance_rank / importance_score). Images are
-joined by file_name (falling back to id). A GT image with no prediction is scored as an
-empty prediction, as the reference evaluators do; a predicted image that is not in the GT
-is an error. Profiles reproduce the reference evaluators (see foir360_core.metrics).
+joined by file name: the same file_name, the same file on disk, or else the one GT name that
+ends with the prediction's path (``pano_1.png`` ↔ ``images/pano_1.png``). ``--join id``
+pairs them by image id instead. A GT image with no prediction is scored as an empty
+prediction, as the reference evaluators do; a predicted image that is not in the GT is an
+error. Profiles reproduce the reference evaluators (see foir360_core.metrics).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import csv
 import json
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,36 +34,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override the SOR pixel-coverage threshold of every profile")
     parser.add_argument("--iou", type=float, default=None,
                         help="override the SA-SOR IoU threshold of every profile")
+    parser.add_argument("--join", choices=("name", "id"), default="name",
+                        help="pair prediction and GT images by file name, or by image id")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _join(gt_ds: Any, pred_ds: Any) -> tuple[dict[int, int], list[str], list[str]]:
-    """GT id → pred id, plus notes (fallback joins) and errors (unmatched predictions)."""
-    notes: list[str] = []
-    errors: list[str] = []
+def _by_name(gt_ds: Any, pred_ds: Any, errors: list[str]) -> Callable[[Any], int | None]:
+    """Finder of the GT id of a prediction record: same file_name, same file on disk, or
+    the only GT name ending with the prediction's path (the two files' folders differ)."""
     gt_by_name: dict[str, int] = {}
+    gt_by_path: dict[Path, int] = {}
     for record in gt_ds.images:
         if record.file_name in gt_by_name:
             errors.append(f"GT images {gt_by_name[record.file_name]} and {record.id} share "
                           f"file_name {record.file_name!r}; file names must be unique")
         gt_by_name[record.file_name] = record.id
+        gt_by_path[gt_ds.image_path(record.id).resolve()] = record.id
+
+    def find(record: Any) -> int | None:
+        if record.file_name in gt_by_name:
+            return gt_by_name[record.file_name]
+        on_disk = gt_by_path.get(pred_ds.image_path(record.id).resolve())
+        if on_disk is not None:
+            return on_disk
+        tail = Path(record.file_name).parts
+        ends = [i for name, i in gt_by_name.items() if Path(name).parts[-len(tail):] == tail]
+        return ends[0] if len(ends) == 1 else None
+
+    return find
+
+
+def _join(gt_ds: Any, pred_ds: Any, by: str) -> tuple[dict[int, int], list[str]]:
+    """GT id → pred id, plus errors (predictions matching no GT image, or the same one)."""
+    errors: list[str] = []
     gt_ids = {record.id for record in gt_ds.images}
+    find = _by_name(gt_ds, pred_ds, errors) if by == "name" else \
+        (lambda record: record.id if record.id in gt_ids else None)
     joined: dict[int, int] = {}
     for record in pred_ds.images:
-        gt_id = gt_by_name.get(record.file_name)
-        if gt_id is None and record.id in gt_ids:
-            gt_id = record.id
-            notes.append(f"prediction image {record.id} ({record.file_name}) joined by id to GT "
-                         f"image {gt_id} ({gt_ds.record(gt_id).file_name})")
+        gt_id = find(record)
         if gt_id is None:
+            fix = ("; name the same images, or pass --join id to pair images by id"
+                   if by == "name" else "")
             errors.append(f"prediction image {record.id} ({record.file_name}) is not in the GT "
-                          f"{gt_ds.path} (no file_name or id match)")
+                          f"{gt_ds.path} (no {by} match){fix}")
         elif gt_id in joined:
             errors.append(f"prediction images {joined[gt_id]} and {record.id} both map to GT "
                           f"image {gt_id} ({gt_ds.record(gt_id).file_name})")
         else:
             joined[gt_id] = record.id
-    return joined, notes, errors
+    return joined, errors
 
 
 def _samples(gt_ds: Any, pred_ds: Any, joined: dict[int, int], notes: list[str],
@@ -151,7 +173,8 @@ def run(args: argparse.Namespace) -> int:
             warnings.simplefilter("ignore")  # non-2:1 frames are fine for metrics
             gt_ds, pred_ds = _load(args.gt, "GT"), _load(args.pred, "prediction")
         profiles = list(ALL_PROFILES) if args.profile == "all" else [args.profile]
-        joined, notes, errors = _join(gt_ds, pred_ds)
+        joined, errors = _join(gt_ds, pred_ds, args.join)
+        notes: list[str] = []
         if errors:
             for error in errors:
                 print(f"error: {error}", file=sys.stderr)

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="PanoRank checkpoint (.safetensors)")
     parser.add_argument("--out", required=True, help="output ONNX file, e.g. model.onnx")
     parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
-                        help="network input size (default: the checkpoint's); 2:1, H % 32 == 0")
+                        help="network input size (default: the checkpoint's); 2:1, H %% 32 == 0")
     parser.add_argument("--dynamic", action="store_true",
                         help="symbolic height/width (checked at a second size); default fixed")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")

@@ -18,6 +18,7 @@ from importlib.metadata import entry_points
 from types import ModuleType
 
 from foir360_core import __version__
+from foir360_core.errors import UserError
 
 PLUGIN_GROUP = "foir360.commands"
 # name -> (module, one-line help). Order is the order of the pipeline.
@@ -34,6 +35,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rank": ("foir360_core.cli.rank", "rank the objects of panoramas; write JSON and overlays"),
     "eval": ("foir360_core.cli.evaluate", "score predicted ranks: SOR, SA-SOR, MAE (profiles)"),
 }
+
+
+def show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append each option's default to its help, unless it has none (None, False) or the
+    help already states it; one place instead of a note in every command's help."""
+    for action in parser._actions:
+        text = action.help or ""
+        if (not action.option_strings or "default" in text or action.help == argparse.SUPPRESS
+                or action.default in (None, False, argparse.SUPPRESS)):
+            continue
+        action.help = f"{text} (default: %(default)s)".lstrip()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,8 +85,10 @@ def _first_line(module: ModuleType) -> str:
 
 
 def _add_command(sub, name: str, module: ModuleType, help_text: str) -> None:
-    command = sub.add_parser(name, help=help_text, description=module.__doc__)
+    command = sub.add_parser(name, help=help_text, description=module.__doc__,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
     module.add_arguments(command)
+    show_defaults(command)
     command.set_defaults(_run=module.run)
 
 
@@ -86,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args._run(args) or 0)
+    except UserError as err:  # a file or option the user can fix: one line, no traceback
+        print(f"foir360 {args.command}: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -5,13 +5,16 @@ ranked instances in the foir360 dataset format (COCO + importance_rank/importanc
 category ids are the model's class index + 1), and OUT/<name>_overlay.png, the panorama with
 each mask coloured by rank (red = most important), outlined and numbered; an object cut by
 the left/right seam is numbered on both sides. OUT/ranked.json gathers all panoramas in one
-dataset for `foir360 evaluate`. Without --model the shipped default model is used.
+dataset for `foir360 eval`, its file names relative to the input folder. Images that are not
+2:1 are rejected, as the ROS node and replay do, unless --no-strict-erp is given. Without
+--model the shipped default model is used.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 from foir360_core.cli.settings_args import add_settings_arguments, settings_from_args
@@ -27,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ERP panoramas (W = 2H), or folders of them")
     parser.add_argument("--out", type=Path, default=Path("ranked"), help="output folder")
     add_settings_arguments(parser.add_argument_group("ranker settings"), RankerSettings)
+    parser.add_argument("--no-strict-erp", action="store_true",
+                        help="rank images that are not 2:1 too (their spherical geometry is "
+                             "wrong); by default they are rejected, as the node does")
 
 
 def collect_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
@@ -45,6 +51,13 @@ def collect_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
     return images, problems
 
 
+def image_root(inputs: list[str]) -> Path:
+    """The folder the written file names are relative to: the input folder (for several
+    inputs, their common folder), so `foir360 eval` can join them with the GT by name."""
+    folders = [p if p.is_dir() else p.parent for p in (Path(i).resolve() for i in inputs)]
+    return Path(os.path.commonpath(folders))
+
+
 def _unique_stem(path: Path, used: set[str]) -> str:
     stem, n = path.stem, 1
     while stem in used:
@@ -57,6 +70,7 @@ def _unique_stem(path: Path, used: set[str]) -> str:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from foir360_core.geometry import ErpShapeError
     from foir360_core.io import ImageRecord, read_image, write_dataset_json, write_image
     from foir360_core.io.dataset import annotations_for
     from foir360_core.runtime import BackendUnavailableError, Ranker
@@ -70,16 +84,19 @@ def run(args: argparse.Namespace) -> int:
         log.error("no panoramas to rank")
         return 2
     try:
-        ranker = Ranker(settings=settings_from_args(RankerSettings, args))
+        ranker = Ranker(settings=settings_from_args(RankerSettings, args),
+                        strict_erp=not args.no_strict_erp)
     except (BackendUnavailableError, FileNotFoundError, ValueError) as err:
         log.error("%s", err)
         return 3
     info = ranker.info
     categories = [{"id": i + 1, "name": name, "supercategory": "object"}
                   for i, name in enumerate(info["class_names"])]
-    run_info = {"model": info["model_name"], "model_version": info["model_version"],
-                "backend": info["backend"]}
     args.out.mkdir(parents=True, exist_ok=True)
+    root = image_root(args.inputs)
+    run_info = {"model": info["model_name"], "model_version": info["model_version"],
+                "backend": info["backend"],
+                "image_root": os.path.relpath(root, args.out.resolve())}
     # ranked.json is built from each panorama's encoded annotations, so masks are encoded
     # once and no panorama's full-resolution masks outlive its own step
     records, annotations, used, failed = [], [], set(), len(problems)
@@ -87,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             image = read_image(path)
             instances = ranker.rank(image)
+        except ErpShapeError as err:
+            log.error("skipping %s: %s (or pass --no-strict-erp)", path, err)
+            failed += 1
+            continue
         except (OSError, ValueError) as err:
             log.error("skipping %s: %s", path, err)
             failed += 1
@@ -95,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
         instances = PanoInstances(  # dataset category ids are 1-based
             masks=instances.masks, class_ids=instances.class_ids + 1, ranks=instances.ranks,
             scores=instances.scores, class_scores=instances.class_scores)
-        record = ImageRecord(len(records) + 1, str(path.resolve()), image.shape[1],
+        record = ImageRecord(len(records) + 1, str(path.resolve().relative_to(root)),
+                             image.shape[1],
                              image.shape[0], {"timings_ms": ranker.timings.as_dict()})
         anns = annotations_for(record, instances, 1)
         write_dataset_json(args.out / f"{stem}.json", [record.to_json()], anns,

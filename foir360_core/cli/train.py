@@ -31,28 +31,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
     import os
 
-    from foir360_core.io import DatasetError
-    from foir360_core.models.checkpoint import CheckpointError
-    from foir360_core.models.config import ConfigError, load_config
+    from foir360_core.models.config import load_config
     from foir360_core.training.trainer import train
 
-    log = logging.getLogger("foir360.train")
-    try:
-        config = load_config(args.config, args.overrides)
-        result = train(
-            config,
-            data=args.data,
-            val=args.val,
-            out=args.out,
-            resume=args.resume,
-            progress=not args.no_progress,
-        )
-    except (ConfigError, DatasetError, CheckpointError) as exc:
-        log.error("%s", exc)
-        return 2
+    # A bad config, dataset or training state raises a UserError: `foir360` prints it as one
+    # line and exits 2.
+    config = load_config(args.config, args.overrides)
+    result = train(
+        config,
+        data=args.data,
+        val=args.val,
+        out=args.out,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
     if os.environ.get("RANK", "0") != "0":
         return 0  # under torchrun only the first process reports
     best = result.best_model or result.last_model

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from foir360_core.errors import UserError
 from foir360_core.geometry import ErpShapeError, check_erp_shape
 from foir360_core.io.atomic import atomic_path
 from foir360_core.io.images import read_image
@@ -45,7 +46,7 @@ FORMAT_VERSION = "1.0"
 DEFAULT_CATEGORY = {"id": 1, "name": "object", "supercategory": "object"}
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A dataset file is malformed; the message names the file, the record and the fix."""
 
 
@@ -78,8 +79,10 @@ class Dataset:
 
     def __init__(self, path: Path, data: dict, *, strict_erp: bool = True) -> None:
         self.path = path
-        self.root = path.parent
         self.info: dict = data.get("info", {})
+        # Image file names are relative to the file's folder, or to info.image_root (itself
+        # relative to that folder) when a writer names images from another folder.
+        self.root = path.parent / str(self.info.get("image_root", ""))
         self.categories: list[dict] = data.get("categories") or [DEFAULT_CATEGORY]
         self.images: list[ImageRecord] = [ImageRecord.from_json(e) for e in data.get("images", [])]
         self._by_id: dict[int, ImageRecord] = {}

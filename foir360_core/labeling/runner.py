@@ -14,6 +14,7 @@ objects, … is reported with the reason, counted, and left out of the output.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from foir360_core.errors import UserError
 from foir360_core.geometry import ErpShapeError, check_erp_shape
 from foir360_core.io import Dataset, DatasetError, ImageRecord, write_dataset
 from foir360_core.io.shards import shard_items
@@ -34,7 +36,7 @@ from foir360_core.labeling.saliency import build_saliency
 log = logging.getLogger(__name__)
 
 
-class LabelRunError(RuntimeError):
+class LabelRunError(UserError, RuntimeError):
     """The whole run cannot start (no masks file, different settings in the progress files)."""
 
 
@@ -92,11 +94,18 @@ def load_masks(path: Path, images_root: Path | None = None) -> tuple[Dataset, di
     bad: dict[int, str] = {}
     sizes: dict[int, tuple[int, int]] = {}
     images = []
+    names: dict[int, list[str]] = {}
     for entry in data["images"]:
         try:
             record = ImageRecord.from_json(entry)
         except (DatasetError, TypeError, ValueError) as err:
             log.warning("%s: skipping an unusable image entry: %s", path, err)
+            continue
+        names.setdefault(record.id, []).append(record.file_name)
+        if len(names[record.id]) > 1:  # its annotations cannot tell the images apart
+            bad[record.id] = (f"image id {record.id} is used by {len(names[record.id])} "
+                              f"entries ({', '.join(names[record.id])}); give each image its "
+                              "own id")
             continue
         try:
             check_erp_shape(record.height, record.width)
@@ -147,6 +156,22 @@ class ProgressStore:
         name = "all.jsonl" if shard[1] == 1 else f"shard-{shard[0]}-of-{shard[1]}.jsonl"
         self.path = self.directory / name
         self.digest = digest
+        self._repair()
+
+    def _repair(self) -> None:
+        """Cut a torn last line (the run was killed while writing it) so that the next
+        line does not land on the same one; that panorama is labeled again."""
+        if not self.path.is_file():
+            return
+        with self.path.open("rb+") as handle:
+            data = handle.read()
+            if not data or data.endswith(b"\n"):
+                return
+            keep = data.rfind(b"\n") + 1
+            log.warning("%s: dropping a torn last line (%d bytes; the run was stopped while "
+                        "writing it); that panorama is labeled again", self.path,
+                        len(data) - keep)
+            handle.truncate(keep)
 
     def finished(self) -> dict[int, dict]:
         """Every panorama labeled so far by any shard (latest line wins)."""
@@ -156,7 +181,8 @@ class ProgressStore:
                 try:
                     entry = json.loads(line)
                 except json.JSONDecodeError:
-                    log.warning("%s:%d: ignoring a truncated progress line", file, number)
+                    log.warning("%s:%d: ignoring a torn progress line (that shard's next run "
+                                "repairs it)", file, number)
                     continue
                 if entry.get("digest") != self.digest:
                     raise LabelRunError(
@@ -209,6 +235,7 @@ class _Worker:
             return {"image_id": image_id, "status": "failed",
                     "message": f"unexpected {type(err).__name__}: {err}"}
         entry = {"image_id": image_id, "status": "ok", "n_objects": len(instances),
+                 "input": input_digest(self.dataset, image_id),
                  "ranks": result.ranks.tolist(),
                  "scores": [round(float(s), 6) for s in result.scores], "extra": result.extra()}
         if len(instances) == 1:
@@ -293,21 +320,37 @@ def run_labeling(options: RunOptions) -> RunSummary:
     return summary
 
 
+def input_digest(dataset: Dataset, image_id: int) -> str:
+    """Digest of what a panorama's labels depend on: its image file and its annotations.
+
+    The object count alone misses changed masks or a replaced picture, which would hand
+    the old ranks to the wrong objects on resume.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    try:
+        digest.update(dataset.image_path(image_id).read_bytes())
+    except OSError as err:
+        digest.update(f"unreadable: {err}".encode())
+    objects = [{"segmentation": a.get("segmentation"), "category_id": a.get("category_id")}
+               for a in dataset.annotations(image_id)]
+    digest.update(json.dumps(objects, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
 def _still_valid(finished: dict[int, dict], dataset: Dataset) -> dict[int, dict]:
-    """Drop finished entries whose panorama changed in the masks file (they are redone)."""
+    """Drop finished entries whose panorama (image or masks) changed; they are redone."""
     valid = {}
     for image_id, entry in finished.items():
         try:
-            count = len(dataset.annotations(image_id)) if dataset.record(image_id) else 0
+            current = input_digest(dataset, image_id)
         except DatasetError:
             continue  # no longer in the masks file
-        if entry.get("n_objects") == count:
+        if entry.get("input") == current:
             valid[image_id] = entry
         else:
-            recorded = entry.get("n_objects")
-            was = "no object count (older progress file)" if recorded is None else recorded
-            log.warning("image %s: the masks file now has %d objects, the progress file "
-                        "records %s; labeling it again", image_id, count, was)
+            why = ("the progress file predates input digests" if "input" not in entry
+                   else "its image or masks changed since it was labeled")
+            log.warning("image %s: %s; labeling it again", image_id, why)
     return valid
 
 

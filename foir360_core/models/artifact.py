@@ -21,6 +21,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from foir360_core.errors import UserError
+
 META_PREFIX = "foir360."
 INPUT_NAME = "images"
 # Every head's graph outputs these two first; the rank head's own outputs follow.
@@ -53,7 +55,7 @@ def output_names(rank_head: str) -> tuple[str, ...]:
     return (*CORE_OUTPUTS, *head_class(rank_head).outputs)
 
 
-class ModelInfoError(ValueError):
+class ModelInfoError(UserError, ValueError):
     """An artifact lacks the foir360 metadata; the message says how to re-export it."""
 
 
@@ -137,12 +139,16 @@ def read_onnx_info(path: Path) -> ModelInfo:
     """The ``ModelInfo`` embedded in an ONNX file (read with onnx, else onnxruntime)."""
     try:
         import onnx
-
-        model = onnx.load(str(path), load_external_data=False)
-        props = {p.key: p.value for p in model.metadata_props}
     except ImportError:
         from foir360_core.onnx import onnx_session
 
         session = onnx_session(path, optimize=False)
         props = dict(session.get_modelmeta().custom_metadata_map)
+    else:
+        try:
+            model = onnx.load(str(path), load_external_data=False)
+        except Exception as exc:  # protobuf raises its own DecodeError for a damaged file
+            raise ModelInfoError(f"{path} is not a readable ONNX file ({type(exc).__name__}: "
+                                 f"{exc}); copy it again whole, or export it again") from exc
+        props = {p.key: p.value for p in model.metadata_props}
     return ModelInfo.from_onnx_metadata(props, source=str(path))

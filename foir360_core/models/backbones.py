@@ -23,6 +23,9 @@ from foir360_core.models.layers import wrap_longitude
 log = logging.getLogger(__name__)
 
 BACKBONES: dict[str, Callable[..., Backbone]] = {}
+# Per backbone, the options that only shape the architecture: all that rebuilding a trained
+# network takes from its checkpoint's metadata (its weights are all in the checkpoint).
+ARCHITECTURE_OPTIONS: dict[str, frozenset[str]] = {}
 
 
 class Backbone(nn.Module):
@@ -31,14 +34,46 @@ class Backbone(nn.Module):
     channels: tuple[int, int, int, int]
 
 
-def register_backbone(name: str) -> Callable[[Callable[..., Backbone]], Callable[..., Backbone]]:
-    """Decorator adding a backbone factory ``f(pretrained: bool, **options)`` to the registry."""
+def register_backbone(
+    name: str, architecture_options: tuple[str, ...] = ()
+) -> Callable[[Callable[..., Backbone]], Callable[..., Backbone]]:
+    """Decorator adding a backbone factory ``f(pretrained: bool, **options)`` to the registry.
+
+    ``architecture_options`` names the options that shape the network (not its weights):
+    the only ones a trained checkpoint's metadata may pass when it is loaded.
+    """
 
     def decorate(factory: Callable[..., Backbone]) -> Callable[..., Backbone]:
         BACKBONES[name] = factory
+        ARCHITECTURE_OPTIONS[name] = frozenset(architecture_options)
         return factory
 
     return decorate
+
+
+def architecture_spec(spec: dict) -> dict:
+    """The backbone spec to rebuild a trained network whose weights all come from its
+    checkpoint: not pretrained, and only architecture options, so that metadata (anyone's
+    to write) can neither make loading read a file nor pass free-form options on.
+
+    Weight files (``weights``, ``checkpoint``) are dropped; any other option that is not an
+    architecture option, or a timm model name that points elsewhere (``hf-hub:…``), raises
+    ``ValueError``.
+    """
+    name = spec.get("name")
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; registered: {sorted(BACKBONES)}")
+    options = {k: v for k, v in (spec.get("options") or {}).items()
+               if k not in ("weights", "checkpoint")}
+    refused = sorted(set(options) - ARCHITECTURE_OPTIONS[name])
+    if refused:
+        raise ValueError(f"backbone {name!r} options {refused} are not architecture options; "
+                         "loading a trained model passes only "
+                         f"{sorted(ARCHITECTURE_OPTIONS[name]) or 'none'}")
+    if ":" in str(options.get("model", "")):
+        raise ValueError(f"backbone model {options['model']!r} names a location, not an "
+                         "architecture; loading never fetches one")
+    return {"name": name, "pretrained": False, "options": options}
 
 
 def build_backbone(spec: dict) -> Backbone:
@@ -181,7 +216,7 @@ class TimmBackbone(Backbone):
         return out
 
 
-@register_backbone("timm")
+@register_backbone("timm", architecture_options=("model", "out_indices", "channels_last"))
 def timm_backbone(
     pretrained: bool,
     model: str = "swin_tiny_patch4_window7_224",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import pickle
 import time
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,10 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from foir360_core import __version__
+from foir360_core.errors import UserError
 from foir360_core.io.atomic import atomic_path
 from foir360_core.models.artifact import preprocessing_meta
+from foir360_core.models.backbones import architecture_spec
 from foir360_core.models.config import config_hash, model_section
 from foir360_core.models.panorank import PanoRank, build_model
 
@@ -32,7 +35,7 @@ FORMAT = "foir360-panorank/1"
 META_KEY = "foir360"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint file is missing, foreign or inconsistent."""
 
 
@@ -86,21 +89,38 @@ def read_metadata(path: str | Path) -> dict:
         raise CheckpointError(f"{path} is not a safetensors file: {exc}") from exc
     if META_KEY not in header:
         raise CheckpointError(f"{path} has no '{META_KEY}' metadata: not a foir360 model file")
-    meta = json.loads(header[META_KEY])
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: unsupported format {meta.get('format')!r} (want {FORMAT})")
+    try:
+        meta = json.loads(header[META_KEY])
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: its '{META_KEY}' metadata is not JSON ({exc}); the file "
+                              "is damaged or was not written by foir360") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else meta
+        raise CheckpointError(f"{path}: unsupported format {found!r} (want {FORMAT})")
     return meta
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[PanoRank, dict]:
     """Rebuild the network from the file's own config, load its weights; eval mode."""
     meta = read_metadata(path)
-    config = copy.deepcopy(meta["config"])
-    config["model"]["backbone"]["pretrained"] = False  # the file holds every weight
-    if config_hash(config) != meta["config_hash"]:
+    try:
+        config = copy.deepcopy(meta["config"])
+        same = config_hash(config) == meta["config_hash"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: its metadata lacks the model description ({exc!r}); "
+                              "use a checkpoint written by `foir360 train`") from None
+    if not same:
         raise CheckpointError(f"{path}: config hash mismatch, the metadata was edited or corrupted")
+    try:  # the file holds every weight: read no other file, pass no free-form option on
+        config["model"]["backbone"] = architecture_spec(config["model"]["backbone"])
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: unusable backbone description: {exc}") from None
     model = build_model(config)
-    state = load_file(str(path), device="cpu")
+    try:
+        state = load_file(str(path), device="cpu")
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise CheckpointError(f"{path}: cannot read its weights ({exc}); the file is damaged, "
+                              "copy or export it again") from exc
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CheckpointError(
@@ -123,4 +143,9 @@ def load_training_state(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"training state {path} does not exist; train without --resume first")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, EOFError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path} is not a readable training state ({first[:120]}); "
+                              "delete it, or train without --resume to start over") from None

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from foir360_core.errors import UserError
 from foir360_core.settings import RankerSettings
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -78,7 +79,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config file or override is malformed."""
 
 

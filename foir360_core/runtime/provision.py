@@ -6,11 +6,13 @@ when provisioning a robot), so both produce and find the very same cache entries
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 from foir360_core.deps import require
-from foir360_core.models.artifact import LEGACY_RANK_HEAD, ModelInfo, read_onnx_info
+from foir360_core.io.atomic import atomic_path
+from foir360_core.models.artifact import ModelInfo, read_onnx_info
 from foir360_core.runtime.engine_cache import EngineCache, file_sha256
 from foir360_core.runtime.selection import ArtifactKind, detect_kind
 
@@ -23,7 +25,10 @@ def ensure_onnx(
     """The ONNX file for ``model_path``: itself, or a parity-checked export of a checkpoint.
 
     Exports live in ``cache.root/onnx``, named by the checkpoint's sha256 and input size, so
-    a changed checkpoint is exported again and an unchanged one never is.
+    a changed checkpoint is exported again and an unchanged one never is. Beside each, a
+    record holds the checkpoint's and the export's sha256; an export that does not match
+    it (swapped, damaged, or made before records) is exported again, as stale engines are
+    rebuilt.
     """
     model_path = Path(model_path)
     if detect_kind(model_path) is ArtifactKind.ONNX:
@@ -35,18 +40,37 @@ def ensure_onnx(
 
     meta = checkpoint_metadata(model_path)
     height, width = input_size or meta["input_size"]
-    digest = file_sha256(model_path)[:16]
-    target = cache.root / "onnx" / f"{meta.get('name', 'model')}-{digest}-{height}x{width}.onnx"
+    checkpoint_sha = file_sha256(model_path)
+    target = (cache.root / "onnx"
+              / f"{meta.get('name', 'model')}-{checkpoint_sha[:16]}-{height}x{width}.onnx")
+    record = target.with_name(target.name + ".json")
     if target.is_file():
-        # an export made before rank heads named their outputs reads as "sequential"; a
-        # Hungarian checkpoint's must be made again, with the outputs its head decodes
-        if read_onnx_info(target).rank_head == meta.get("rank_head", LEGACY_RANK_HEAD):
+        problem = _export_problem(target, record, checkpoint_sha)
+        if problem is None:
             log.info("using cached ONNX export %s", target)
             return target
-        log.info("cached export %s predates its rank head's outputs: exporting again", target)
+        log.warning("cached ONNX export %s %s: exporting it again", target, problem)
     log.info("exporting %s to ONNX once (cached at %s)", model_path.name, target)
     export_onnx(model_path, target, input_size=(height, width))
+    with atomic_path(record) as tmp:
+        tmp.write_text(json.dumps({"checkpoint": str(model_path.resolve()),
+                                   "checkpoint_sha256": checkpoint_sha,
+                                   "onnx_sha256": file_sha256(target),
+                                   "input_size": [height, width]}, indent=2))
     return target
+
+
+def _export_problem(target: Path, record: Path, checkpoint_sha: str) -> str | None:
+    """Why a cached export cannot be used, or None when it matches its record."""
+    try:
+        recorded = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "has no readable export record (made by an older foir360, or damaged)"
+    if not isinstance(recorded, dict) or recorded.get("checkpoint_sha256") != checkpoint_sha:
+        return "was recorded for another checkpoint"
+    if file_sha256(target) != recorded.get("onnx_sha256"):
+        return "differs from the export recorded (replaced or damaged)"
+    return None
 
 
 def ensure_engine(

@@ -9,6 +9,8 @@ from __future__ import annotations
 from enum import Enum
 from pathlib import Path
 
+from foir360_core.errors import UserError
+
 BACKENDS = ("tensorrt", "onnxruntime", "torch")
 # "auto" prefers the fastest backend a machine can run; torch is last because a robot
 # deployment should not need it (it is the reference and the training framework).
@@ -25,7 +27,7 @@ class ArtifactKind(Enum):
     ENGINE = "engine"
 
 
-class ModelArtifactError(ValueError):
+class ModelArtifactError(UserError, ValueError):
     """The model path is missing or of an unknown type."""
 
 

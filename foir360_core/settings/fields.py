@@ -17,11 +17,13 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+from foir360_core.errors import UserError
+
 TYPE_WORDS = {bool: "a boolean (true/false)", int: "an integer", float: "a number",
               str: "a string"}
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError, ValueError):
     """A setting has the wrong type or value; the message names it and what it accepts."""
 
 

@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from foir360_core.io import Dataset
 from foir360_core.models.checkpoint import (
+    CheckpointError,
     load_training_state,
     save_checkpoint,
     save_training_state,
@@ -337,19 +338,26 @@ def _restore(run: _Run) -> None:
     """Continue from ``train_state.pt``: weights, optimiser, schedule, counters, RNG."""
     path = run.out / STATE_FILE
     state = load_training_state(path)
+    if not isinstance(state, dict) or "config_hash" not in state:
+        raise CheckpointError(f"{path} is not a foir360 training state; delete it, or train "
+                              "without --resume to start over")
     wanted = config_hash(run.config)
     if state["config_hash"] != wanted:
         raise ConfigError(
             f"{path} was written for another model config "
             f"({state['config_hash']} vs {wanted}); resume with the same config"
         )
-    run.core.load_state_dict(state["model"])
-    run.optimizer.load_state_dict(state["optimizer"])
-    run.scheduler.load_state_dict(state["scheduler"])
-    run.start_epoch, run.step = int(state["epoch"]) + 1, int(state["step"])
-    run.best = float(state["best"])
-    torch.set_rng_state(state["rng_torch"])
-    run.generator.set_state(state["rng_points"])
+    try:
+        run.core.load_state_dict(state["model"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        run.scheduler.load_state_dict(state["scheduler"])
+        run.start_epoch, run.step = int(state["epoch"]) + 1, int(state["step"])
+        run.best = float(state["best"])
+        torch.set_rng_state(state["rng_torch"])
+        run.generator.set_state(state["rng_points"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path} is damaged ({exc!r:.120}); delete it, or train without "
+                              "--resume to start over") from None
     log.info("resuming from %s at epoch %d, step %d", path, run.start_epoch, run.step)
 
 

@@ -8,7 +8,10 @@ hit-tested the wrong object would rank the wrong one and fail the file check.
 from __future__ import annotations
 
 import json
+import threading
+import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
@@ -230,3 +233,75 @@ def test_dense_windows_merge_into_the_confirmed_global_order(serve, context) -> 
     meta = out.record(1).extra["annotation"]
     assert meta["mode"] == "dense" and meta["merged_order"] == merged and meta["adjusted"]
     assert [w["order"] for w in meta["windows"]] == clicked
+
+
+HOSTILE_PAGE = """<!doctype html><html><body>
+<form id="f" method="POST" enctype="text/plain" action="TARGETapi/pano/1/save">
+<textarea id="t"></textarea></form>
+<script>
+// A whole `skip` request hidden in a text/plain form body: a server that leaves a refused
+// body unread on a kept-alive connection parses it as a second request.
+const t = document.getElementById("t");
+t.name = SMUGGLED_NAME;
+t.value = 'b\\r\\n\\r\\n{"version":0}';
+const skip = (init) =>
+  fetch("TARGETapi/pano/2/skip", { method: "POST", body: '{"version":0}', ...init });
+window.attack = () => Promise.allSettled([
+  skip({ mode: "no-cors" }),
+  skip({ headers: { "Content-Type": "application/json" } }),
+  skip({ headers: { "Content-Type": "application/json", "X-Foir360-Token": "guess" } }),
+  fetch("TARGET").then((r) => r.text()),  // reading the page would reveal the token
+]).then((results) => results.map((r) => r.status));
+</script></body></html>"""
+
+
+@pytest.fixture
+def hostile_origin():
+    """A second local web server (another origin: another port) serving an attacker's page."""
+    pages: dict[str, bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = pages.get(self.path, b"")
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd, pages
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_page_from_another_origin_cannot_write_annotations(serve, context,
+                                                               hostile_origin) -> None:
+    server, _ = serve(count=2, seed=11, dense_threshold=1e9, n_objects=(3, 4))
+    httpd, pages = hostile_origin
+    host = f"127.0.0.1:{server.server_address[1]}"
+    smuggled = ("POST /api/pano/1/skip HTTP/1.1\r\nHost: " + host +
+                "\r\nContent-Type: application/json\r\nContent-Length: 13\r\nX-Pad: a")
+    pages["/evil.html"] = (HOSTILE_PAGE.replace("TARGET", server.url)
+                           .replace("SMUGGLED_NAME", json.dumps(smuggled)).encode())
+    page = context.new_page()
+    page.goto(f"http://127.0.0.1:{httpd.server_address[1]}/evil.html")
+    # Fetches: a no-cors post is sent (and refused); JSON or a token header needs a CORS
+    # preflight the server never grants, and the page (with its token) cannot be read.
+    assert page.evaluate("attack()") == ["fulfilled", "rejected", "rejected", "rejected"]
+    page.evaluate("document.getElementById('f').submit()")
+    page.wait_for_url(f"{server.url}api/pano/1/save")  # the form was posted
+    time.sleep(0.5)  # time for a server that kept the connection to read the smuggled request
+    assert server.session.summary()["skipped"] == 0 and server.session.summary()["done"] == 0
+    assert not server.session.config.out.exists()
+    # The annotator's own page still writes (it quotes the token).
+    own = context.new_page()
+    own.goto(server.url)
+    wait_pano(own, 1)
+    own.locator("#skip").click()
+    wait_pano(own, 2)
+    assert server.session.summary()["skipped"] == 1

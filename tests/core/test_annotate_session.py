@@ -13,6 +13,7 @@ import pytest
 
 from foir360_core.annotate import AnnotateServer, AnnotationSession, SessionConfig
 from foir360_core.annotate.prepare import WindowOptions
+from foir360_core.annotate.server import TOKEN_HEADER
 from foir360_core.annotate.session import (
     ConflictError,
     PayloadError,
@@ -245,7 +246,8 @@ def request(srv: AnnotateServer, method: str, path: str, body: dict | None = Non
             headers: dict | None = None) -> tuple[int, dict, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", srv.server_address[1], timeout=10)
     data = None if body is None else json.dumps(body).encode()
-    sent = {"Content-Type": "application/json"} if body is not None else {}
+    sent = {"Content-Type": "application/json", TOKEN_HEADER: srv.token} if body is not None \
+        else {}
     conn.request(method, path, body=data, headers={**sent, **(headers or {})})
     response = conn.getresponse()
     raw = response.read()
@@ -293,7 +295,7 @@ def test_server_saves_and_answers_conflicts_and_errors(server: AnnotateServer) -
     assert request(server, "GET", "/api/pano/1/surface/5/image")[0] == 404
     assert request(server, "POST", "/api/pano/2/merge", {"windows": []})[0] == 400
     status, _, _ = request(server, "POST", "/api/pano/2/save", None,
-                           headers={"Content-Type": "text/plain"})
+                           headers={"Content-Type": "text/plain", TOKEN_HEADER: server.token})
     assert status == 415
     status, _, _ = request(server, "GET", "/api/session", headers={"Host": "evil.example"})
     assert status == 403
@@ -329,12 +331,18 @@ def test_cli_serves_until_interrupted_and_rejects_bad_arguments(root: Path) -> N
         main(["annotate", str(root / "images"), "--masks", str(root / "masks.json"),
               "--out", str(root / "r.json"), "--shard", "3/2"])
     assert bad_shard.value.code == 2
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "foir360_core", "annotate", str(root / "images"),
-         "--masks", str(root / "masks.json"), "--out", str(root / "r.json"),
-         "--annotator", "cli"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        cwd=Path(__file__).resolve().parents[2])
+    # Started as from a background shell, which ignores SIGINT (the child inherits SIG_IGN):
+    # Ctrl+C must still stop it.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "foir360_core", "annotate", str(root / "images"),
+             "--masks", str(root / "masks.json"), "--out", str(root / "r.json"),
+             "--annotator", "cli"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=Path(__file__).resolve().parents[2])
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         lines = [proc.stdout.readline() for _ in range(2)]
         url = lines[1].split()[1]
@@ -345,5 +353,9 @@ def test_cli_serves_until_interrupted_and_rejects_bad_arguments(root: Path) -> N
         assert summary["annotator"] == "cli" and summary["total"] == 3
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=20)
-    assert proc.returncode == 0 and "stopped: 0 of 3 panoramas ranked" in out
+        try:
+            out, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # fail, never hang the test run
+            out = proc.communicate()[0] + "\n(still running 20 s after SIGINT)"
+    assert proc.returncode == 0 and "stopped: 0 of 3 panoramas ranked" in out, out

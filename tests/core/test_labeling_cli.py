@@ -126,3 +126,61 @@ def test_a_changed_panorama_is_labeled_again_on_resume(synth, tmp_path):
     summary = run_labeling(options(masks, out))
     assert summary.labeled == 1 and summary.already_done == 2
     assert sorted(ranks_of(out)[1]) == list(range(1, len(first)))
+
+
+def copy_dataset(synth: Path, where: Path) -> tuple[Path, dict]:
+    """A private copy of the synthetic dataset (images and masks) that a test may change."""
+    shutil.copytree(synth.parent / "images", where / "images")
+    data = json.loads(synth.read_text())
+    masks = where / "masks.json"
+    masks.write_text(json.dumps(data))
+    return masks, data
+
+
+def test_resume_relabels_a_panorama_whose_masks_or_image_changed(synth, tmp_path, caplog):
+    masks, data = copy_dataset(synth, tmp_path)
+    out = tmp_path / "labels.json"
+    assert run_labeling(options(masks, out)).labeled == 3
+    # Same object count, other masks: the objects' old ranks would go to the wrong masks.
+    first = [a for a in data["annotations"] if a["image_id"] == 1]
+    first[0]["segmentation"], first[1]["segmentation"] = \
+        first[1]["segmentation"], first[0]["segmentation"]
+    masks.write_text(json.dumps(data))
+    summary = run_labeling(options(masks, out))
+    assert summary.labeled == 1 and summary.already_done == 2
+    assert "image 1" in caplog.text and "changed" in caplog.text
+    fresh = run_labeling(options(masks, tmp_path / "fresh.json"))
+    assert ranks_of(out) == ranks_of(fresh.output)
+    # Same masks, another picture.
+    records = Dataset.load(masks)
+    (tmp_path / records.record(2).file_name).write_bytes(
+        (tmp_path / records.record(3).file_name).read_bytes())
+    assert run_labeling(options(masks, out)).labeled == 1
+    assert run_labeling(options(masks, out)).labeled == 0
+
+
+def test_a_torn_last_progress_line_is_repaired_once(synth, tmp_path, caplog):
+    masks, _ = copy_dataset(synth, tmp_path)
+    out = tmp_path / "labels.json"
+    assert run_labeling(options(masks, out)).labeled == 3
+    progress = out.with_name("labels.json.progress") / "all.jsonl"
+    text = progress.read_text()
+    progress.write_text(text[: len(text) - 40])  # killed while writing the last line
+    summary = run_labeling(options(masks, out))
+    assert summary.labeled == 1 and summary.already_done == 2
+    assert "torn" in caplog.text
+    again = run_labeling(options(masks, out))
+    assert again.labeled == 0 and again.already_done == 3
+    lines = progress.read_text().splitlines()
+    assert len(lines) == 3 and all(json.loads(line)["status"] == "ok" for line in lines)
+
+
+def test_a_duplicate_image_id_is_reported_and_the_rest_labeled(synth, tmp_path):
+    masks, data = copy_dataset(synth, tmp_path)
+    data["images"].append(dict(data["images"][1], file_name="another.png"))
+    masks.write_text(json.dumps(data))
+    summary = run_labeling(options(masks, tmp_path / "labels.json"))
+    assert summary.labeled == 2 and set(summary.failed) == {2}
+    assert "used by 2" in summary.failed[2] and "another.png" in summary.failed[2]
+    assert set(ranks_of(summary.output)) == {1, 3}
+    assert main(["label", str(masks), "--out", str(tmp_path / "cli.json"), *FAST]) == 1

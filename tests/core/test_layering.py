@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Lowest first. "foir360_core" is the package root itself (its __version__).
 LAYERS: list[set[str]] = [
+    {"foir360_core.errors"},  # UserError, the base of every user-facing error type
     {"foir360_core", "foir360_core.deps", "foir360_core.geometry", "foir360_core.settings"},
     {"foir360_core.structures", "foir360_core.onnx"},
     {"foir360_core.io"},

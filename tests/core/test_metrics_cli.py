@@ -75,17 +75,37 @@ def test_eval_rejects_a_predicted_image_missing_from_gt(tmp_path, capsys):
     assert "prediction image 99 (zzz.png) is not in the GT" in capsys.readouterr().err
 
 
-def test_eval_falls_back_to_id_and_honours_threshold_overrides(tmp_path, capsys):
+def test_eval_joins_by_id_only_when_asked_and_honours_threshold_overrides(tmp_path, capsys):
     gt_path = gt_file(tmp_path / "gt.json")
     pred = PanoInstances(masks(), scores=[0.9, 0.5, 0.1])
     pred_path = write_dataset(tmp_path / "pred.json",
                               [(ImageRecord(2, "renamed.png", W, H), pred)])
-    rc = main(["eval", "--gt", str(gt_path), "--pred", str(pred_path), "--profile", "assr",
-               "--coverage", "0.7", "--iou", "0.3", "--no-progress"])
+    args = ["eval", "--gt", str(gt_path), "--pred", str(pred_path), "--profile", "assr",
+            "--coverage", "0.7", "--iou", "0.3", "--no-progress"]
+    assert main(args) == 2  # an unknown name is not silently paired with GT image 2
+    assert "renamed.png) is not in the GT" in capsys.readouterr().err
+    assert main([*args, "--join", "id"]) == 0
     captured = capsys.readouterr()
-    assert rc == 0
-    assert "joined by id to GT image 2 (b.png)" in captured.err
     assert "assr: coverage 0.7, IoU 0.3" in captured.out
+    summary = [line.split() for line in captured.out.splitlines()]
+    assert ["images_used", "1"] in [row[:2] for row in summary]
+
+
+def test_eval_joins_names_written_from_different_folders(tmp_path, capsys):
+    """GT names relative to the dataset folder, predictions' to the image folder."""
+    gt = PanoInstances(masks(), ranks=[1, 2, 3])
+    gt_path = write_dataset(tmp_path / "data" / "gt.json",
+                            [(ImageRecord(i, f"images/{n}.png", W, H), gt)
+                             for i, n in enumerate("ab", 1)])
+    pred = PanoInstances(masks(), scores=[0.9, 0.5, 0.1])
+    pred_path = write_dataset(tmp_path / "ranked" / "ranked.json",
+                              [(ImageRecord(1, "b.png", W, H), pred)])
+    rc = main(["eval", "--gt", str(gt_path), "--pred", str(pred_path), "--no-progress",
+               "--out", str(tmp_path / "eval")])
+    assert rc == 0, capsys.readouterr().err
+    rows = read_rows(tmp_path / "eval" / "per_image_foir360.csv")
+    assert float(rows["images/b.png"]["rho"]) == pytest.approx(1.0)
+    assert rows["images/a.png"]["n_pred"] == "0"
 
 
 def test_eval_reports_a_missing_file(tmp_path, capsys):

@@ -213,3 +213,97 @@ def test_csv_log_widens_when_a_figure_first_appears(tmp_path):
         rows = list(csv.DictReader(handle))
     assert [r["loss"] for r in rows] == ["2.0", "1.0"]
     assert rows[0]["foir360/sor"] == "" and rows[1]["foir360/sor"] == "0.7"
+
+
+@pytest.mark.parametrize("content", ["garbage", "empty", "truncated", "foreign"])
+def test_a_bad_training_state_is_one_line_and_exit_2(ranked_dataset, tmp_path, capsys,
+                                                      content):
+    from foir360_core.cli.main import main
+
+    state = tmp_path / "run" / "train_state.pt"
+    state.parent.mkdir()
+    if content in ("truncated", "foreign"):
+        torch.save({"model": {"w": torch.zeros(1000)}}, state)  # a torch file, not ours
+        if content == "truncated":
+            state.write_bytes(state.read_bytes()[:300])
+    else:
+        state.write_bytes(b"" if content == "empty" else b"not a torch file")
+    code = main(["train", str(CONFIG), "--data", str(ranked_dataset), "--out",
+                 str(state.parent), "--resume", "--no-progress", "--set", "train.epochs=1",
+                 "--set", "val.profiles=[]"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and str(state) in err and "without --resume" in err
+
+
+def test_a_crafted_checkpoint_is_one_line_and_exit_2(tmp_path, capsys):
+    import json
+
+    from safetensors.torch import save_file
+
+    from foir360_core.cli.main import main
+    from foir360_core.models.checkpoint import FORMAT, META_KEY
+    from tests.logs import captured
+
+    crafted = tmp_path / "crafted.safetensors"
+    for meta in ("{not json", json.dumps({"format": FORMAT}),
+                 json.dumps({"format": FORMAT, "config": {"model": 3}, "config_hash": "x"})):
+        save_file({"w": torch.zeros(2)}, str(crafted), metadata={META_KEY: meta})
+        with captured("foir360.export") as logged:  # export reports through its logger
+            code = main(["export", str(crafted), "--out", str(tmp_path / "m.onnx")])
+        lines = capsys.readouterr().err.splitlines() + logged
+        assert code != 0 and len(lines) == 1 and str(crafted) in lines[0], lines
+    assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.slow
+def test_torchrun_two_process_gloo_ddp_agrees_and_resumes(ranked_dataset, tmp_path):
+    """Two CPU processes (gloo, loopback only): the same weights on both ranks, one set of
+    files written by rank 0, and --resume continues the run. BatchNorm running statistics
+    stay per process (DDP broadcasts rank 0's before each forward); rank 0's are saved."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+
+    from safetensors.torch import load_file
+
+    from tests.ddp_train import weights_digest
+
+    torchrun = shutil.which("torchrun") or pytest.skip("torchrun is not installed")
+    out = tmp_path / "run"
+    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
+    driver = Path(__file__).resolve().parents[1] / "ddp_train.py"
+
+    def run(epochs: int, *extra: str) -> list[list[str]]:
+        proc = subprocess.Popen(
+            [torchrun, "--standalone", "--nproc-per-node=2", str(driver), str(CONFIG),
+             str(ranked_dataset), str(out), str(epochs), *extra],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=Path(__file__).resolve().parents[2], start_new_session=True)
+        try:
+            output, _ = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # torchrun and both workers
+            output = proc.communicate()[0] + "\n(killed after 300 s)"
+        assert proc.returncode == 0, output[-3000:]
+        return [(out / f"rank{r}.sha256").read_text().split() for r in (0, 1)]
+
+    def saved() -> tuple[str, str]:
+        state = load_file(out / "model_last.safetensors")
+        model = trainer_module.build_model(tiny_config())
+        params = {k for k, _ in model.named_parameters()}
+        return (weights_digest({k: v for k, v in state.items() if k in params}),
+                weights_digest({k: v for k, v in state.items() if k not in params}))
+
+    (params0, buffers0, steps0), (params1, _, steps1) = run(1)
+    assert params0 == params1 and steps0 == steps1 == "2"  # 6 images, 3 per rank, batch 2
+    assert saved() == (params0, buffers0)  # the checkpoint is rank 0's model
+    files = sorted(p.name for p in out.iterdir() if not p.name.startswith("rank"))
+    assert files == ["log.csv", "model_last.safetensors", "train_state.pt"]
+    assert len((out / "log.csv").read_text().strip().splitlines()) == 2  # one writer
+
+    (params0, buffers0, steps0), (params1, _, steps1) = run(2, "--resume")
+    assert params0 == params1 and steps0 == steps1 == "4"
+    assert saved() == (params0, buffers0)
+    assert len((out / "log.csv").read_text().strip().splitlines()) == 3

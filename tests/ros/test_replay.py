@@ -4,12 +4,12 @@ truth, live into a running node; corrupt bags and wrong topics give clear messag
 from __future__ import annotations
 
 import json
-import logging
 
 import numpy as np
 import pytest
 
 from foir360_core.cli.main import main as foir360
+from tests.logs import captured
 from tests.ros.helpers import (
     Harness,
     domain_id,
@@ -135,18 +135,12 @@ def test_offline_replay_writes_a_readable_bag_with_the_original_timestamps(
             assert summary["n_images"] == N
 
 
-def test_bad_bags_and_topics_fail_with_a_clear_message(bags, tmp_path, caplog):
+def test_bad_bags_and_topics_fail_with_a_clear_message(bags, tmp_path):
     bag, _ = bags["mcap"]
     garbage = tmp_path / "garbage.mcap"
     garbage.write_bytes(b"\x89MCAP0\r\n" + b"\x00" * 64)
-    truncated = tmp_path / "truncated"
-    truncated.mkdir()
-    original = next(bag.glob("*.mcap"))
-    (truncated / original.name).write_bytes(original.read_bytes()[: original.stat().st_size // 3])
-    (truncated / "metadata.yaml").write_text((bag / "metadata.yaml").read_text())
     cases = [
         ([str(garbage), "--image-topic", "/cam/image"], "cannot read bag"),
-        ([str(truncated), "--image-topic", "/cam/image"], "cannot read bag"),
         ([str(tmp_path / "nowhere"), "--image-topic", "/cam/image"], "does not exist"),
         ([str(bag), "--image-topic", "/cam/depth"],
          "image topics in it: /cam/image [sensor_msgs/msg/Image], /cam/image/compressed"),
@@ -154,11 +148,10 @@ def test_bad_bags_and_topics_fail_with_a_clear_message(bags, tmp_path, caplog):
          "already exists"),
     ]
     for args, expected in cases:
-        caplog.clear()
-        with caplog.at_level(logging.ERROR):
+        with captured("foir360_ros.replay.cli") as messages:
             argv = ["replay", *args] + ([] if "--out" in args else ["--out", str(tmp_path / "o")])
             assert foir360(argv) == 2
-        assert expected in caplog.text, (args, caplog.text)
+        assert any(expected in m for m in messages), (args, messages)
 
 
 def test_live_replay_through_a_running_node(bags, tiny_model, tmp_path, monkeypatch):
@@ -190,3 +183,32 @@ def test_live_replay_through_a_running_node(bags, tiny_model, tmp_path, monkeypa
     for ts, msg in ranked:  # recorded at the bag time of the frame each one answers
         assert stamp_ns(msg.header.stamp) == ts
     assert node.stats.rejected["truncated"] == 1
+
+
+@pytest.mark.parametrize("cut", ["data", "index"])
+def test_a_truncated_mcap_is_replayed_up_to_the_damage(bags, tiny_model, tmp_path, cut):
+    """Cut inside the data (about half the frames survive) or in the index (all do)."""
+    bag, topic = bags["mcap"]
+    truncated = tmp_path / "truncated"
+    truncated.mkdir()
+    original = next(bag.glob("*.mcap"))
+    size = original.stat().st_size
+    (truncated / original.name).write_bytes(
+        original.read_bytes()[: size // 2 if cut == "data" else size - 30])
+    (truncated / "metadata.yaml").write_text((bag / "metadata.yaml").read_text())
+    recorded = len(_read(bag))
+    with captured("foir360_ros.replay.bags") as messages:
+        rc = foir360(["replay", str(truncated), "--image-topic", topic, "--out",
+                      str(tmp_path / "out"), "--model", str(tiny_model), "--backend",
+                      "torch", "--score-threshold", "0"])
+    assert rc == 0
+    report = json.loads((tmp_path / "out_report.json").read_text())
+    assert len(messages) == 1  # said once, though the bag is opened twice
+    warning = messages[0]
+    recovered = int(warning.split("recovered ")[1].split()[0])
+    assert "is truncated" in warning and f"of {recorded} recorded" in warning
+    assert f"({recorded - recovered} lost)" in warning
+    if cut == "data":
+        assert 0 < report["ranked"] < N and 0 < recovered < recorded
+    else:
+        assert report["ranked"] == N and recovered == recorded

@@ -20,9 +20,15 @@ const state = {
 
 // ----------------------------------------------------------------------------- server
 
+// The server's per-run token, embedded in this page: every write quotes it, so pages from
+// other origins (which cannot read this page) cannot write annotations.
+const TOKEN = document.querySelector('meta[name="foir360-token"]').content;
+
 async function api(path, body) {
   const init = body === undefined ? {} : {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-Foir360-Token": TOKEN },
+    body: JSON.stringify(body),
   };
   const response = await fetch(path, init);
   let data = {};
