@@ -34,12 +34,3 @@ def seam_labels(mask: np.ndarray) -> tuple[np.ndarray, int]:
 def seam_components(mask: np.ndarray) -> int:
     """How many seam-joined parts an (H, W) mask has."""
     return seam_labels(mask)[1]
-
-
-def largest_part(mask: np.ndarray) -> np.ndarray:
-    """The mask's largest seam-joined part (by pixel count; ties: the first)."""
-    labels, n = seam_labels(mask)
-    if n < 2:
-        return np.asarray(mask, dtype=bool)
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    return labels == int(np.argmax(sizes)) + 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from foir360_core.geometry.components import largest_part, seam_components
+from foir360_core.geometry.components import seam_components
 from foir360_core.metrics.mask_quality import fragmented_share, polar_share
 
 
@@ -48,14 +48,3 @@ def test_polar_share_counts_top_and_bottom_fifth_rows():
     assert polar_share(masks) == 15 / 20
     assert polar_share(np.zeros((0, 10, 20), bool)) == 0.0
 
-
-def test_largest_part_keeps_the_biggest_seam_joined_piece():
-    mask = np.zeros((20, 40), bool)
-    mask[8:12, :3] = True  # 12 px + 16 px across the seam: one 28 px part
-    mask[8:12, -4:] = True
-    mask[2:6, 15:20] = True  # 20 px
-    kept = largest_part(mask)
-    assert kept[8:12, :3].all() and kept[8:12, -4:].all() and not kept[2:6, 15:20].any()
-    single = np.zeros((4, 8), bool)
-    single[1, 1] = True
-    assert np.array_equal(largest_part(single), single)
