@@ -45,6 +45,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "yaw_roll": True,
         "hflip": 0.5,
         "color_jitter": 0.1,
+        "tilt_degrees": 0.0,  # random pitch and roll of the sphere, up to ± this
+        "cache": False,  # keep decoded samples in memory (small real datasets)
         "num_workers": 0,
     },
     "train": {
@@ -64,6 +66,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "fp16_weights": True,
         "device": "auto",
         "max_minutes": None,
+        "init_from": None,  # checkpoint whose fitting weights start the run
+        "freeze_backbone_blocks": 0,  # backbone stem + this many first blocks stay fixed
     },
     "val": {
         "every": 1,

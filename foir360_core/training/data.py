@@ -22,10 +22,14 @@ import cv2
 import numpy as np
 import torch
 
+from foir360_core.geometry.rotation import tilt_image, tilt_maps
 from foir360_core.io import Dataset, DatasetError
 from foir360_core.models.preprocess import prepare_input
 
 log = logging.getLogger(__name__)
+
+# (input tensor, masks, class indices, ranks) of one panorama at network input size
+Loaded = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass
@@ -88,8 +92,11 @@ class RankedPanoramas(torch.utils.data.Dataset):
         class_names: list[str],
         augment: dict | None = None,
         seed: int = 0,
+        cache: bool = False,
     ) -> None:
         self.dataset = dataset
+        self.cache = cache
+        self._cache: dict[int, Loaded] = {}
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.augment = augment or {}
         self.seed = seed
@@ -113,7 +120,27 @@ class RankedPanoramas(torch.utils.data.Dataset):
         self.epoch = epoch
 
     def __getitem__(self, index: int) -> Sample | None:
-        image_id = self.ids[index]
+        loaded = self._load(self.ids[index])
+        if loaded is None:
+            return None
+        x, masks, classes, ranks = loaded
+        x, masks = self._augment(x, masks, index)
+        return Sample(
+            image=torch.from_numpy(np.ascontiguousarray(x)),
+            masks=torch.from_numpy(np.ascontiguousarray(masks)).float(),
+            classes=torch.from_numpy(classes),
+            ranks=torch.from_numpy(ranks),
+            image_id=int(self.ids[index]),
+        )
+
+    def _load(self, image_id: int) -> Loaded | None:
+        """Input tensor, masks, classes and ranks at input size; kept in memory with ``cache``.
+
+        Decoding a 2048×1024 photo and its full-size masks costs more than a CPU training
+        step at 256×512, so a small real dataset is decoded once, not once per epoch.
+        """
+        if image_id in self._cache:
+            return self._cache[image_id]
         try:
             image = self.dataset.read_image(image_id)
             inst = self.dataset.instances(image_id)
@@ -129,15 +156,11 @@ class RankedPanoramas(torch.utils.data.Dataset):
         if not keep.all():
             inst = inst.subset(np.flatnonzero(keep))  # re-compacts ranks to 1..k
             masks = masks[keep]
-        x, masks = self._augment(x, masks, index)
         classes = np.array([self.class_map.get(int(c), 0) for c in inst.class_ids], np.int64)
-        return Sample(
-            image=torch.from_numpy(np.ascontiguousarray(x)),
-            masks=torch.from_numpy(np.ascontiguousarray(masks)).float(),
-            classes=torch.from_numpy(classes),
-            ranks=torch.from_numpy(np.asarray(inst.ranks, np.int64)),
-            image_id=int(image_id),
-        )
+        loaded = (x, masks, classes, np.asarray(inst.ranks, np.int64))
+        if self.cache:
+            self._cache[image_id] = loaded
+        return loaded
 
     def _augment(
         self, x: np.ndarray, masks: np.ndarray, index: int
@@ -150,12 +173,28 @@ class RankedPanoramas(torch.utils.data.Dataset):
             x, masks = np.roll(x, shift, axis=-1), np.roll(masks, shift, axis=-1)
         if rng.random() < float(self.augment.get("hflip", 0.0)):
             x, masks = x[..., ::-1], masks[..., ::-1]
+        tilt = float(self.augment.get("tilt_degrees", 0.0))
+        if tilt > 0:
+            x, masks = _tilt(x, masks, *rng.uniform(-tilt, tilt, size=2))
         jitter = float(self.augment.get("color_jitter", 0.0))
         if jitter > 0:
             gain = 1.0 + rng.uniform(-jitter, jitter)
             bias = rng.uniform(-jitter, jitter)
             x = (x * gain + bias).astype(np.float32)
         return x, masks
+
+
+def _tilt(x: np.ndarray, masks: np.ndarray, pitch: float, roll: float
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate the sphere by ``pitch`` and ``roll`` degrees: image bilinear, masks nearest."""
+    maps = tilt_maps(x.shape[1], x.shape[2], pitch, roll)
+    image = tilt_image(np.ascontiguousarray(x.transpose(1, 2, 0)), maps).transpose(2, 0, 1)
+    planes = [tilt_image(m.astype(np.uint8), maps, nearest=True) for m in masks]
+    tilted = np.stack(planes).astype(bool) if planes else masks
+    keep = tilted.reshape(len(tilted), -1).any(1)
+    if not keep.all():  # an object rotated out of sight would leave a rank gap: keep the old
+        return x, masks
+    return np.ascontiguousarray(image), tilted
 
 
 def collate(batch: list[Sample | None]) -> tuple[torch.Tensor, list[Sample]] | None:

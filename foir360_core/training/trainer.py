@@ -43,6 +43,7 @@ from foir360_core.models.checkpoint import (
 from foir360_core.models.config import ConfigError, config_hash
 from foir360_core.models.panorank import PanoRank, build_model
 from foir360_core.training.data import RankedPanoramas, collate, split_ids
+from foir360_core.training.init import freeze_backbone_blocks, init_from
 from foir360_core.training.losses import Criterion
 from foir360_core.training.validate import validate, validation_settings
 
@@ -274,7 +275,11 @@ def _setup(config: dict, data: str | None, val: str | None, out: Path, resume: b
     if ctx.main:
         out.mkdir(parents=True, exist_ok=True)
     train_ds, train_ids, val_ds, val_ids = _load_data(config, data, val)
-    core = build_model(config).to(ctx.device)
+    core = build_model(config)
+    if tcfg.get("init_from"):
+        init_from(core, tcfg["init_from"])
+    freeze_backbone_blocks(core, int(tcfg.get("freeze_backbone_blocks") or 0))
+    core = core.to(ctx.device)
     train_set, sampler, loader = _data_loader(config, ctx, train_ds, train_ids, core)
     optimizer = torch.optim.AdamW(
         _param_groups(core, tcfg), weight_decay=float(tcfg["weight_decay"])
@@ -312,6 +317,7 @@ def _data_loader(
         class_names=core.class_names,
         augment=config["data"],
         seed=seed,
+        cache=bool(config["data"].get("cache")),
     )
     if len(train_set) == 0:
         raise ConfigError(f"{train_ds.path} holds no ranked images to train on")
