@@ -27,6 +27,7 @@ import numpy as np
 from foir360_core.errors import UserError
 from foir360_core.geometry import ErpShapeError, check_erp_shape
 from foir360_core.io import Dataset, DatasetError, ImageRecord, write_dataset
+from foir360_core.io.progress import JsonlProgress
 from foir360_core.io.shards import shard_items
 from foir360_core.labeling.debug import PngDebugWriter
 from foir360_core.labeling.inpaint import build_inpainter
@@ -147,56 +148,27 @@ def shard_ids(dataset: Dataset, shard: tuple[int, int]) -> list[int]:
         raise LabelRunError(str(err)) from None
 
 
-class ProgressStore:
-    """The ``<out>.progress/`` folder: JSON lines of finished panoramas, one file per shard."""
+class ProgressStore(JsonlProgress):
+    """Label progress: each line carries the settings digest, which must match this run's."""
 
     def __init__(self, out: Path, shard: tuple[int, int], digest: str) -> None:
-        self.directory = out.with_name(out.name + ".progress")
-        self.directory.mkdir(parents=True, exist_ok=True)
-        name = "all.jsonl" if shard[1] == 1 else f"shard-{shard[0]}-of-{shard[1]}.jsonl"
-        self.path = self.directory / name
+        super().__init__(out, shard)
         self.digest = digest
-        self._repair()
-
-    def _repair(self) -> None:
-        """Cut a torn last line (the run was killed while writing it) so that the next
-        line does not land on the same one; that panorama is labeled again."""
-        if not self.path.is_file():
-            return
-        with self.path.open("rb+") as handle:
-            data = handle.read()
-            if not data or data.endswith(b"\n"):
-                return
-            keep = data.rfind(b"\n") + 1
-            log.warning("%s: dropping a torn last line (%d bytes; the run was stopped while "
-                        "writing it); that panorama is labeled again", self.path,
-                        len(data) - keep)
-            handle.truncate(keep)
 
     def finished(self) -> dict[int, dict]:
         """Every panorama labeled so far by any shard (latest line wins)."""
         done: dict[int, dict] = {}
-        for file in sorted(self.directory.glob("*.jsonl")):
-            for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    log.warning("%s:%d: ignoring a torn progress line (that shard's next run "
-                                "repairs it)", file, number)
-                    continue
-                if entry.get("digest") != self.digest:
-                    raise LabelRunError(
-                        f"{file} was written with different labeling settings; use the same "
-                        f"options as before, another --out, or delete {self.directory}")
-                if entry.get("status") == "ok":
-                    done[int(entry["image_id"])] = entry
+        for file, entry in self.entries():
+            if entry.get("digest") != self.digest:
+                raise LabelRunError(
+                    f"{file} was written with different labeling settings; use the same "
+                    f"options as before, another --out, or delete {self.directory}")
+            if entry.get("status") == "ok":
+                done[int(entry["image_id"])] = entry
         return done
 
     def append(self, entry: dict) -> None:
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps({**entry, "digest": self.digest}, separators=(",", ":")) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        super().append({**entry, "digest": self.digest})
 
 
 class _Worker:
