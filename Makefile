@@ -83,7 +83,7 @@ $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[all,dev,ros]"
+	$(PIP) install -q -e ".[all,dev,ros,hf]"
 	$(PIP) install -q $$(cat .ci/ros-build-wheels.txt)
 	touch $@
 
