@@ -140,9 +140,12 @@ def instance_rows(msg) -> list[dict]:
     rows = []
     for item in msg.instances:
         rows.append({
-            "rank": int(item.rank), "id": int(item.id),
+            "rank": int(item.rank), "raw_rank": int(item.raw_rank), "id": int(item.id),
+            "track_id": int(item.track_id),
             "class": names[item.class_id] if item.class_id < len(names) else str(item.class_id),
-            "importance": float(item.importance), "class_score": float(item.class_score),
+            "importance": float(item.importance),
+            "smoothed_importance": float(item.smoothed_importance),
+            "class_score": float(item.class_score),
             "direction": [item.direction.x, item.direction.y, item.direction.z],
             "azimuth_deg": math.degrees(item.azimuth),
             "elevation_deg": math.degrees(item.elevation),
@@ -161,10 +164,12 @@ def print_frame(index: int, msg, rows: list[dict], latency_ms: float) -> None:
           f"{msg.model_version}, answer {latency_ms:.0f} ms after publishing "
           f"(stamp {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}, "
           f"frame '{msg.header.frame_id}')")
-    print("  rank  class         importance  azimuth  elevation   size (deg)   solid angle")
+    print("  rank  raw  track  class         smoothed  azimuth  elevation   size (deg)   "
+          "solid angle")
     for row in rows:
         width, height = row["angular_size_deg"]
-        print(f"  {row['rank']:>4}  {row['class'][:12]:<12}  {row['importance']:>10.3f}  "
+        print(f"  {row['rank']:>4}  {row['raw_rank']:>3}  {row['track_id']:>5}  "
+              f"{row['class'][:12]:<12}  {row['smoothed_importance']:>8.3f}  "
               f"{row['azimuth_deg']:>+6.1f}°  {row['elevation_deg']:>+8.1f}°  "
               f"{width:>5.1f} x {height:<5.1f}  {row['solid_angle_sr']:>8.4f} sr")
 
