@@ -46,6 +46,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "hflip": 0.5,
         "color_jitter": 0.1,
         "tilt_degrees": 0.0,  # random pitch and roll of the sphere, up to ± this
+        # teacher objects under this share of the input's pixels are neither training nor
+        # validation targets (a few-pixel speck at input size is noise, not an object)
+        "min_object_fraction": 0.0,
         "cache": False,  # keep decoded samples in memory (small real datasets)
         "num_workers": 0,
     },

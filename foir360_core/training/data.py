@@ -69,6 +69,19 @@ def resize_masks(masks: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return out
 
 
+def target_instances(masks: np.ndarray, min_fraction: float) -> np.ndarray:
+    """Indices of the (n, h, w) input-size masks that are targets: non-empty and covering at
+    least ``min_fraction`` of the pixels.
+
+    Most teacher objects of a real panorama are a few pixels at network input size (people
+    far away, book spines); their masks fall between mask-logit cells, so asking the model
+    for them teaches it noise and scores every validation run on objects it cannot see.
+    """
+    pixels = masks.shape[-2] * masks.shape[-1]
+    areas = masks.reshape(len(masks), pixels).sum(1)
+    return np.flatnonzero(areas >= max(1.0, min_fraction * pixels))
+
+
 def split_ids(dataset: Dataset, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Deterministic train/val split of the ranked images."""
     ids = sorted(r.id for r in dataset.images)
@@ -93,9 +106,11 @@ class RankedPanoramas(torch.utils.data.Dataset):
         augment: dict | None = None,
         seed: int = 0,
         cache: bool = False,
+        min_object_fraction: float = 0.0,
     ) -> None:
         self.dataset = dataset
         self.cache = cache
+        self.min_object_fraction = float(min_object_fraction)
         self._cache: dict[int, Loaded] = {}
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.augment = augment or {}
@@ -149,12 +164,13 @@ class RankedPanoramas(torch.utils.data.Dataset):
             return None
         x = prepare_input(image, self.input_size)[0]
         masks = resize_masks(inst.masks, self.input_size)
-        keep = masks.reshape(len(masks), -1).any(1)
-        if not keep.any():
-            log.warning("skipping image %s: every object vanishes at input size", image_id)
+        keep = target_instances(masks, self.min_object_fraction)
+        if not keep.size:
+            log.warning("skipping image %s: no object reaches data.min_object_fraction=%g of "
+                        "the input", image_id, self.min_object_fraction)
             return None
-        if not keep.all():
-            inst = inst.subset(np.flatnonzero(keep))  # re-compacts ranks to 1..k
+        if keep.size < len(masks):
+            inst = inst.subset(keep)  # re-compacts ranks to 1..k
             masks = masks[keep]
         classes = np.array([self.class_map.get(int(c), 0) for c in inst.class_ids], np.int64)
         loaded = (x, masks, classes, np.asarray(inst.ranks, np.int64))

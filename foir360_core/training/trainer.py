@@ -239,8 +239,9 @@ def train(
         row = _train_epoch(run, epoch, progress)
         if run.ctx.main:
             if _validation_due(run, epoch) and run.val_ids:
-                row.update(validate(run.core, run.val_ds, run.val_ids, config["val"],
-                                    run.ctx.device, progress=progress))
+                row.update(validate(
+                    run.core, run.val_ds, run.val_ids, config["val"], run.ctx.device,
+                    progress=progress, min_fraction=float(config["data"]["min_object_fraction"])))
             _save_checkpoints(run, epoch, row)
             assert run.logger is not None
             run.logger.write(row)
@@ -318,6 +319,7 @@ def _data_loader(
         augment=config["data"],
         seed=seed,
         cache=bool(config["data"].get("cache")),
+        min_object_fraction=float(config["data"]["min_object_fraction"]),
     )
     if len(train_set) == 0:
         raise ConfigError(f"{train_ds.path} holds no ranked images to train on")

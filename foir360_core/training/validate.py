@@ -26,7 +26,7 @@ from foir360_core.models.postprocess import outputs_to_instances
 from foir360_core.models.preprocess import prepare_input
 from foir360_core.settings import POSTPROCESS_KEYS, RankerSettings, settings_from_mapping
 from foir360_core.structures import PanoInstances
-from foir360_core.training.data import resize_masks
+from foir360_core.training.data import resize_masks, target_instances
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +70,13 @@ def validation_settings(val_cfg: dict) -> RankerSettings:
         RankerSettings, {k: val_cfg[k] for k in POSTPROCESS_KEYS if k in val_cfg}, "val")
 
 
-def ground_truth(dataset: Dataset, image_id: int, hw: tuple[int, int]) -> PanoInstances:
-    """Ranked ground truth resized to ``hw``; vanished objects dropped, ranks re-compacted."""
+def ground_truth(dataset: Dataset, image_id: int, hw: tuple[int, int],
+                 min_fraction: float = 0.0) -> PanoInstances:
+    """Ranked ground truth resized to ``hw``; objects under ``min_fraction`` of the pixels
+    (and vanished ones) dropped, ranks re-compacted (``data.target_instances``)."""
     inst = dataset.instances(image_id)
     masks = resize_masks(inst.masks, hw)
-    keep = np.flatnonzero(masks.reshape(len(masks), -1).any(1))
+    keep = target_instances(masks, min_fraction)
     small = PanoInstances(masks=masks, class_ids=inst.class_ids, ranks=inst.ranks)
     return small.subset(keep)
 
@@ -87,8 +89,12 @@ def validate(
     device: torch.device,
     *,
     progress: bool = True,
+    min_fraction: float = 0.0,
 ) -> dict[str, float]:
-    """Run the validation pass; returns flat ``name: value`` figures for logs."""
+    """Run the validation pass; returns flat ``name: value`` figures for logs.
+
+    The targets are the teacher objects of at least ``min_fraction`` of the input's pixels,
+    the same ones training asks for (``data.min_object_fraction``)."""
     was_training = model.training
     model.eval()
     samples: list[tuple[PanoInstances, PanoInstances]] = []
@@ -98,7 +104,7 @@ def validate(
     for image_id in tqdm(ids, desc="validate", disable=not progress, leave=False):
         try:
             image = dataset.read_image(image_id)
-            gt = ground_truth(dataset, image_id, model.input_size)
+            gt = ground_truth(dataset, image_id, model.input_size, min_fraction)
         except (DatasetError, OSError, ValueError) as exc:
             rejected += 1
             log.warning("validation skips image %s: %s", image_id, exc)

@@ -9,6 +9,7 @@ from foir360_core.geometry import spherical_centroid
 from foir360_core.geometry.rotation import tilt_matrix
 from foir360_core.io import Dataset
 from foir360_core.training.data import RankedPanoramas, _tilt
+from foir360_core.training.validate import ground_truth
 from tests.core.test_training import H, W, ranked_dataset  # noqa: F401  (fixture)
 
 
@@ -39,3 +40,26 @@ def test_cache_decodes_each_panorama_once(ranked_dataset, monkeypatch):  # noqa:
     assert reads == [1, 2]
     for a, b in zip(first, second, strict=True):
         assert torch.equal(a.image, b.image) and torch.equal(a.masks, b.masks)
+
+
+def test_min_object_fraction_drops_small_targets_and_recompacts_ranks(ranked_dataset):  # noqa: F811
+    ds = Dataset.load(ranked_dataset)
+    plain = RankedPanoramas(ds, [2], input_size=(H, W), class_names=["object"])[0]
+    areas = plain.masks.sum((1, 2)).numpy()
+    assert len(set(areas)) > 1, "the fixture needs objects of different sizes"
+    cut = float(np.sort(areas)[1]) / (H * W)  # drops exactly the smallest object(s)
+    kept = RankedPanoramas(ds, [2], input_size=(H, W), class_names=["object"],
+                           min_object_fraction=cut)[0]
+    want = areas >= cut * H * W
+    assert len(kept.ranks) == int(want.sum()) < len(plain.ranks)
+    assert sorted(kept.ranks.tolist()) == list(range(1, len(kept.ranks) + 1))
+    order = np.argsort(plain.ranks.numpy()[want])  # the survivors keep their relative order
+    assert np.array_equal(np.argsort(kept.ranks.numpy()), order)
+    gt = ground_truth(ds, 2, (H, W), cut)
+    assert len(gt) == len(kept.ranks)
+
+
+def test_min_object_fraction_of_everything_skips_the_panorama(ranked_dataset):  # noqa: F811
+    ds = Dataset.load(ranked_dataset)
+    assert RankedPanoramas(ds, [2], input_size=(H, W), class_names=["object"],
+                           min_object_fraction=1.0)[0] is None
