@@ -6,7 +6,9 @@ overlaps an already kept one by IoU > ``dedup_iou`` (duplicate queries for one o
 (3) cap at ``max_instances``; (4) upsample the kept mask logits to ``out_size`` with
 bilinear interpolation that wraps across the longitude seam, threshold at
 ``mask_threshold`` (a probability) and drop empty masks; only the window each object
-can reach is resized, into the column-major layout COCO RLE reads; (5) of final masks that
+can reach is resized, into the column-major layout COCO RLE reads; with ``largest_part``
+each mask is first cut to its largest seam-joined part at logit resolution (one connected
+piece per object); (5) of final masks that
 overlap on the sphere by IoU > ``duplicate_iou`` keep the more probable (``structures.dedup``:
 each object once); (6) rank the kept queries with the model's rank head's own ``decode``
 (``models.heads``: unique ranks, 1 = most important); scores are the ranks'
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 import cv2
 import numpy as np
 
+from foir360_core.geometry.components import largest_part
 from foir360_core.models.heads import head_class, one_image
 from foir360_core.settings import RankerSettings
 from foir360_core.structures import PanoInstances
@@ -107,6 +110,26 @@ def upsample_masks(
     return masks.transpose(0, 2, 1), nonempty
 
 
+def keep_largest_parts(logits: np.ndarray, cut: float) -> np.ndarray:
+    """(N, h, w) mask logits with every part but each mask's largest pushed below ``cut``.
+
+    A query's mask often holds its object plus specks elsewhere (a second copy of a
+    lamp, a patch of floor); a planner wants one object per instance. Parts are
+    4-connected and joined across the seam (``geometry.components``), found on the logit
+    grid, so it costs a few cells per object, not a full-size labelling. Cells cut away
+    are set just under ``_upsample_one``'s activity tolerance: bilinear upsampling then
+    gives exactly the kept part's pixels except where a cut cell touches a kept one at a
+    corner (4-connectivity counts them apart, the 2x2 interpolation does not).
+    """
+    out = logits.astype(np.float32, copy=True)
+    floor = np.float32(cut - 1e-3 * (1.0 + abs(cut)))
+    for logit in out:
+        above = logit > cut
+        if above.any():
+            logit[above & ~largest_part(above, connectivity=4)] = floor
+    return out
+
+
 def ordinal_importance(ranks: np.ndarray) -> np.ndarray:
     """Importance in (0, 1] from unique ranks: 1 for rank 1, falling by 1/n per rank.
 
@@ -128,6 +151,7 @@ def outputs_to_instances(
     max_instances: int = RankerSettings.max_instances,
     dedup_iou: float = 0.8,
     duplicate_iou: float = RankerSettings.duplicate_iou,
+    largest_part: bool = RankerSettings.largest_part,
 ) -> PanoInstances:
     """One image's raw outputs by name (leading batch dim of 1 allowed) → ``PanoInstances``.
 
@@ -162,7 +186,10 @@ def outputs_to_instances(
     H, W = int(out_size[0]), int(out_size[1])
     # sigmoid(x) > t  <=>  x > logit(t): threshold the logits, no exp overflow
     cut = float(np.log(mask_threshold / (1.0 - mask_threshold)))
-    masks, nonempty = upsample_masks(mask_logits[queries], (H, W), cut)
+    kept_logits = mask_logits[queries]
+    if largest_part:
+        kept_logits = keep_largest_parts(kept_logits, cut)
+    masks, nonempty = upsample_masks(kept_logits, (H, W), cut)
     if not nonempty.all():  # index the C-contiguous longitude-major array: keeps its layout
         queries, masks = queries[nonempty], masks.transpose(0, 2, 1)[nonempty].transpose(0, 2, 1)
     unique = suppress_duplicates(masks, obj[queries], duplicate_iou)  # each object once

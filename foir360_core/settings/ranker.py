@@ -41,6 +41,8 @@ class RankerSettings:
     duplicate_iou: float = setting(0.5, "of two instances whose masks overlap on the sphere by "
                                         "more than this IoU keep the better-scored (each "
                                         "object once); 1 = keep both")
+    largest_part: bool = setting(True, "keep only each instance's largest connected part "
+                                       "(joined across the seam): one piece per object")
     cache_dir: str = setting("", "ONNX export / TensorRT engine cache; empty = "
                                  "$FOIR360_CACHE_DIR or ~/.cache/foir360")
     workspace_mb: int = setting(1024, "TensorRT builder workspace limit in MB")
@@ -83,7 +85,9 @@ class RankerSettings:
         return {"score_threshold": self.score_threshold,
                 "mask_threshold": self.mask_threshold,
                 "max_instances": self.max_instances,
-                "duplicate_iou": self.duplicate_iou}
+                "duplicate_iou": self.duplicate_iou,
+                "largest_part": self.largest_part}
 
 
-POSTPROCESS_KEYS = ("score_threshold", "mask_threshold", "max_instances", "duplicate_iou")
+POSTPROCESS_KEYS = ("score_threshold", "mask_threshold", "max_instances", "duplicate_iou",
+                    "largest_part")

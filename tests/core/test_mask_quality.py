@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from foir360_core.geometry.components import seam_components
+from foir360_core.geometry.components import seam_components, seam_labels
 from foir360_core.metrics.mask_quality import fragmented_share, polar_share
 
 
@@ -20,6 +20,15 @@ def test_diagonal_touch_across_the_seam_joins():
     mask[5, 0] = True
     mask[6, -1] = True
     assert seam_components(mask) == 1
+
+
+def test_four_connectivity_parts_touch_only_by_edges_also_across_the_seam():
+    mask = np.zeros((20, 40), bool)
+    mask[5, 0] = mask[6, -1] = True  # a corner contact across the seam
+    mask[10, 10] = mask[11, 11] = True  # a corner contact inside
+    mask[15, 0] = mask[15, -1] = True  # an edge contact across the seam
+    assert seam_labels(mask, connectivity=4)[1] == 5
+    assert seam_labels(mask)[1] == 3
 
 
 def test_separate_pieces_are_counted():

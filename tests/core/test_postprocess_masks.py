@@ -13,6 +13,7 @@ import pytest
 from pycocotools import mask as coco_mask
 
 from foir360_core.geometry import mask_geometry, seam_aware_bbox
+from foir360_core.geometry.components import largest_part, seam_components
 from foir360_core.geometry.erp import lonlat_grid, solid_angle_weights
 from foir360_core.models.postprocess import outputs_to_instances, upsample_masks
 from foir360_core.structures import decode_rle, encode_masks
@@ -161,7 +162,8 @@ def test_post_processing_publishes_the_former_bytes_on_model_like_outputs():
         outputs = {"class_logits": class_logits, "mask_logits": mask_logits,
                    "rank_scores": rank_scores}
         inst = outputs_to_instances(outputs, rank_head="sequential", out_size=out,
-                                    score_threshold=0.0, max_instances=20)
+                                    score_threshold=0.0, max_instances=20,
+                                    largest_part=False)
         assert len(inst) >= 10
         old = remap_reference(mask_logits, out) > 0.0
         # each published mask is, bit for bit, the former mask of one query
@@ -171,3 +173,34 @@ def test_post_processing_publishes_the_former_bytes_on_model_like_outputs():
         assert [r["counts"] for r in inst.to_rle()] == [r["counts"] for r in encode_masks(ref)]
         assert [g.bbox_xywh for g in inst.geometry] == [seam_aware_bbox(m) for m in ref]
         assert [g.area_px for g in inst.geometry] == ref.sum((1, 2)).tolist()
+
+
+def test_largest_part_keeps_exactly_the_biggest_seam_joined_piece():
+    """Two queries: one object across the seam plus a speck; one object plus a larger copy."""
+    low = np.full((2, 16, 32), -6.0, np.float32)
+    low[0, 7:10, :2] = low[0, 7:10, -2:] = 4.0  # 3x4 cells across the seam: one object
+    low[0, 3, 15] = 4.0  # a one-cell speck far away
+    low[1, 2:4, 5:7] = 4.0  # 2x2
+    low[1, 10:13, 20:23] = 4.0  # 3x3: the largest part
+    expected = low.copy()
+    expected[0, 3, 15] = expected[1, 2:4, 5:7] = -6.0
+    outputs = {"class_logits": np.array([[3.0, -3.0]] * 2, np.float32), "mask_logits": low,
+               "rank_scores": np.array([0.9, 0.8])}
+    for out in ((16, 32), (64, 128), (128, 256)):
+        inst = outputs_to_instances(outputs, rank_head="sequential", out_size=out)
+        ref = exact_reference(expected, out) > 0.0
+        same = (ref[:, None] == inst.masks[None]).all(axis=(2, 3))
+        assert len(inst) == 2 and same.any(axis=0).all()
+        assert all(seam_components(m) == 1 for m in inst.masks)
+        every = outputs_to_instances(outputs, rank_head="sequential", out_size=out,
+                                     largest_part=False)
+        assert sorted(seam_components(m) for m in every.masks) == [2, 2]
+
+
+def test_largest_part_weighs_parts_by_solid_angle():
+    """A polar part with more pixels but less sphere loses to a smaller equatorial one."""
+    mask = np.zeros((40, 80), bool)
+    mask[0:2, 0:20] = True  # 40 px at the pole: tiny solid angle
+    mask[19:21, 40:50] = True  # 20 px on the horizon
+    kept = largest_part(mask)
+    assert kept[19:21, 40:50].all() and kept.sum() == 20

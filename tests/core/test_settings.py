@@ -98,7 +98,8 @@ def test_ranker_takes_settings_and_keyword_overrides(tmp_path):
                               score_threshold=0.2, threads=1)
     ranker = Ranker(settings=settings, max_instances=3)
     assert ranker.postprocess == {"score_threshold": 0.2, "mask_threshold": 0.5,
-                                  "max_instances": 3, "duplicate_iou": 0.5}
+                                  "max_instances": 3, "duplicate_iou": 0.5,
+                                  "largest_part": True}
     assert ranker.backend == "torch" and ranker.model_path == checkpoint
     pinned = Ranker(checkpoint, "torch", settings=RankerSettings(backend="onnxruntime"),
                     device="cpu", threads=1)
