@@ -1,7 +1,7 @@
 """Real-photo figures of PanoRank models against the teacher's pseudo-labels (issue 17 table).
 
     python benchmarks/bench_real_model.py --labels data/real360/val_labels.json \
-        --model foir360_core/assets/panorank_default.safetensors \
+        --model foir360_core/assets/panorank_synthetic_demo.safetensors \
         --model runs/real/model_last.safetensors [--size 256 512] [--threads 2] [--overlays DIR]
 
 For each model, on every panorama of ``--labels`` (a ``foir360 label`` output: teacher masks

@@ -41,7 +41,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
     parser.add_argument("--frames", type=int, default=4, help="panoramas to publish")
     parser.add_argument("--height", type=int, default=256, help="panorama rows (width = 2x)")
-    parser.add_argument("--model", default="", help="model path (default: the shipped one)")
+    parser.add_argument("--model", default="panorank-synthetic-demo",
+                        help="model path or shipped model name (default: the synthetic demo "
+                             "model, trained on scenes like the ones this demo renders)")
     parser.add_argument("--backend", default="auto",
                         help="auto, tensorrt, onnxruntime or torch")
     parser.add_argument("--domain-id", type=int, default=100 + os.getpid() % 100,
@@ -115,9 +117,8 @@ def _start_node(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Pop
     command = [sys.executable, "-m", "foir360_ros.ranker_node", "--ros-args",
                "-p", f"image_topic:={TOPIC}", "-p", "publish_overlay:=true",
                "-p", "input_reliability:=reliable",
-               "-p", f"backend:={args.backend}", "-p", "mask_height:=0"]
-    if args.model:
-        command += ["-p", f"model:={args.model}"]
+               "-p", f"backend:={args.backend}", "-p", "mask_height:=0",
+               "-p", f"model:={args.model}"]
     return subprocess.Popen(command, env=env)
 
 

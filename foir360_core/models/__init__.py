@@ -8,7 +8,8 @@
 * ``preprocess.prepare_input`` and ``postprocess.outputs_to_instances`` are shared by the
   training validation and the runtime, so both see exactly the same numbers.
 * ``checkpoint.save_checkpoint`` / ``load_checkpoint`` (safetensors, never pickle).
-* ``default_model_path()`` is the shipped demonstration model.
+* ``SHIPPED_MODELS``: the models in ``foir360_core/assets`` by name; ``shipped_model_path``
+  and ``default_model_path()`` (the default, ``DEFAULT_MODEL``) give their checkpoints.
 """
 
 from __future__ import annotations
@@ -16,18 +17,32 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-DEFAULT_MODEL_FILE = "panorank_default.safetensors"
+# Shipped models by name → checkpoint file in foir360_core/assets (each with its ONNX copy
+# beside it); anywhere a model is asked for (Ranker, --model, the node's model parameter) a
+# name works. Their figures and how they were made: foir360_core/assets/MODEL_CARD.md.
+SHIPPED_MODELS = {
+    "panorank-synthetic-demo": "panorank_synthetic_demo.safetensors",
+}
+DEFAULT_MODEL = "panorank-synthetic-demo"
+
+
+def shipped_model_path(name: str = DEFAULT_MODEL) -> Path:
+    """Checkpoint of the shipped model ``name`` (``foir360_core/assets/``)."""
+    if name not in SHIPPED_MODELS:
+        raise FileNotFoundError(f"no shipped model is named {name!r}; the shipped models are "
+                                f"{', '.join(SHIPPED_MODELS)}, or give a file path")
+    path = Path(__file__).resolve().parent.parent / "assets" / SHIPPED_MODELS[name]
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the shipped model {name} ({path}) is missing; reinstall foir360 or train one "
+            "with `foir360 train training/configs/default.yaml` and pass its path"
+        )
+    return path
 
 
 def default_model_path() -> Path:
-    """Path of the shipped default model (``foir360_core/assets/``)."""
-    path = Path(__file__).resolve().parent.parent / "assets" / DEFAULT_MODEL_FILE
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"the shipped default model {path} is missing; reinstall foir360 or train one with "
-            "`foir360 train training/configs/default.yaml` and pass its path"
-        )
-    return path
+    """Checkpoint of the shipped default model, ``DEFAULT_MODEL``."""
+    return shipped_model_path(DEFAULT_MODEL)
 
 
 # The network needs torch; pre/post-processing and the model path do not. Loading these
@@ -51,9 +66,12 @@ def __getattr__(name: str):
 __all__ = [
     "BACKBONES",
     "DEFAULT_CONFIG",
+    "DEFAULT_MODEL",
+    "SHIPPED_MODELS",
     "PanoRank",
     "build_model",
     "default_model_path",
     "load_config",
     "register_backbone",
+    "shipped_model_path",
 ]

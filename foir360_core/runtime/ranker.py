@@ -34,9 +34,9 @@ from foir360_core.runtime.engine_cache import (
 from foir360_core.runtime.provision import ensure_engine, ensure_onnx
 from foir360_core.runtime.selection import (
     ArtifactKind,
-    default_artifact,
     detect_kind,
     plan_backends,
+    resolve_model,
 )
 from foir360_core.runtime.tensorrt_build import EngineBuildError
 from foir360_core.runtime.timing import LatencyCounter, StageTimings
@@ -63,8 +63,9 @@ class Ranker:
     ``settings`` (``RankerSettings``) says which model, backend, device, precision,
     thread count and post-processing thresholds to use; ``model``, ``backend`` and any
     keyword named like a settings field override it (``Ranker(path, "torch",
-    score_threshold=0.3)``). ``model`` is a checkpoint, ONNX file or TensorRT engine; empty
-    = the shipped default model (its ONNX copy unless the backend is PyTorch: no torch).
+    score_threshold=0.3)``). ``model`` is a checkpoint, ONNX file or TensorRT engine, or the
+    name of a shipped model (``models.SHIPPED_MODELS``); empty = the shipped default model
+    (a shipped model loads from its ONNX copy unless the backend is PyTorch: no torch).
     ``backend`` "auto" takes TensorRT if importable with a GPU,
     else ONNX Runtime, else PyTorch. With ``allow_fallback`` an explicit backend that cannot
     run here is replaced by the next compatible one, with a warning in the log; without it,
@@ -90,8 +91,7 @@ class Ranker:
         given = {"model": model, "backend": backend}
         overrides.update({k: v for k, v in given.items() if v is not None})
         self.settings = dataclasses.replace(settings, **overrides)
-        model = self.settings.model or default_artifact(self.settings.backend)
-        self.model_path = Path(model)
+        self.model_path = resolve_model(self.settings.model, self.settings.backend)
         self.kind = detect_kind(self.model_path)
         backend = self.requested_backend = self.settings.backend
         self.postprocess = self.settings.postprocess()

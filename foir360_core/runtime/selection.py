@@ -59,18 +59,29 @@ COMPATIBLE: dict[ArtifactKind, tuple[str, ...]] = {
 }
 
 
-def default_artifact(backend: str) -> Path:
-    """The shipped default model in the form ``backend`` loads without torch when it can.
+def resolve_model(model: str | Path, backend: str) -> Path:
+    """The file to load for ``model``: a shipped model's name (``models.SHIPPED_MODELS``;
+    empty = the default) becomes its file in the form ``backend`` loads (``shipped_artifact``);
+    anything else is a path. A name always means the shipped model, even if a file of that
+    name sits in the working directory: write ``./NAME`` for the file."""
+    from foir360_core.models import DEFAULT_MODEL, SHIPPED_MODELS
 
-    The default ships twice (``foir360_core/assets``): a checkpoint and its parity-checked ONNX
-    export. ONNX Runtime and TensorRT (and "auto" when either is importable) get the ONNX
-    file, so a robot installed without torch never needs it; PyTorch gets the checkpoint, and
-    so does anything when the ONNX copy is missing.
+    name = str(model) or DEFAULT_MODEL
+    return shipped_artifact(name, backend) if name in SHIPPED_MODELS else Path(model)
+
+
+def shipped_artifact(name: str, backend: str) -> Path:
+    """The shipped model ``name`` in the form ``backend`` loads without torch when it can.
+
+    Each shipped model comes twice (``foir360_core/assets``): a checkpoint and its
+    parity-checked ONNX export. ONNX Runtime and TensorRT (and "auto" when either is
+    importable) get the ONNX file, so a robot installed without torch never needs it;
+    PyTorch gets the checkpoint, and so does anything when the ONNX copy is missing.
     """
     from foir360_core.deps import is_importable
-    from foir360_core.models import default_model_path
+    from foir360_core.models import shipped_model_path
 
-    checkpoint = default_model_path()
+    checkpoint = shipped_model_path(name)
     deployable = checkpoint.with_suffix(ONNX_SUFFIXES[0])
     if backend == "torch" or not deployable.is_file():
         return checkpoint

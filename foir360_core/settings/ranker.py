@@ -21,8 +21,9 @@ PRECISIONS = ("auto", "fp32", "fp16")
 class RankerSettings:
     """Model, backend and post-processing settings of a ``Ranker``."""
 
-    model: str = setting("", "checkpoint, ONNX file or TensorRT engine; empty = the shipped "
-                             "default model")
+    model: str = setting("", "checkpoint, ONNX file, TensorRT engine or the name of a shipped "
+                             "model (panorank-real360, panorank-synthetic-demo); empty = the "
+                             "shipped default")
     backend: str = setting("auto", "inference backend; auto = TensorRT > ONNX Runtime > "
                                    "PyTorch, whichever runs here", BACKENDS)
     allow_fallback: bool = setting(True, "let a backend that cannot run here fall back to "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -248,3 +249,19 @@ def test_tensorrt_ranks_like_torch(checkpoint, cache_dir, panoramas, torch_ranke
     for image in panoramas:
         problems, _ = compare_instances(torch_ranker.rank(image), trt.rank(image))
         assert problems == [], problems
+
+
+def test_shipped_models_are_asked_for_by_name():
+    from foir360_core.models import DEFAULT_MODEL, SHIPPED_MODELS, shipped_model_path
+    from foir360_core.runtime.selection import resolve_model
+
+    for name, file in SHIPPED_MODELS.items():
+        assert resolve_model(name, "torch") == shipped_model_path(name)
+        assert shipped_model_path(name).name == file
+        assert resolve_model(name, "onnxruntime") == shipped_model_path(name).with_suffix(".onnx")
+    assert resolve_model("", "torch") == shipped_model_path(DEFAULT_MODEL)
+    assert resolve_model(f"./{DEFAULT_MODEL}", "torch") == Path(f"./{DEFAULT_MODEL}")
+    with pytest.raises(FileNotFoundError, match="panorank-synthetic-demo"):
+        shipped_model_path("panorank-nope")
+    ranker = Ranker("panorank-synthetic-demo", "onnxruntime", threads=1)
+    assert ranker.model_info.name == "panorank-synthetic-demo" and ranker.model_path.suffix == ".onnx"

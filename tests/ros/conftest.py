@@ -17,11 +17,12 @@ def tiny_model(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def node_model(tiny_model):
-    """The shipped default model when present (trained: objects get local masks), else the
-    tiny untrained one (its masks cover the whole panorama)."""
-    from foir360_core.models import default_model_path
+    """The shipped synthetic demo model when present (trained on the synthetic frames these
+    tests send: objects get local masks), else the tiny untrained one (its masks cover the
+    whole panorama)."""
+    from foir360_core.models import shipped_model_path
 
     try:
-        return default_model_path()
+        return shipped_model_path("panorank-synthetic-demo")
     except FileNotFoundError:
         return tiny_model

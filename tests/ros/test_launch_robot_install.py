@@ -11,6 +11,7 @@ import unittest
 
 import pytest
 
+from foir360_core.models import DEFAULT_MODEL
 from tests.ros.helpers import (
     LAUNCH_MISSING,
     domain_id,
@@ -72,7 +73,7 @@ class TestRobotInstall(unittest.TestCase):
                 continue
         else:
             raise AssertionError("no ranked answer")
-        assert self.ranked[-1].model_name == "panorank-synthetic-demo"
+        assert self.ranked[-1].model_name == DEFAULT_MODEL
 
 
 @launch_testing.post_shutdown_test()

@@ -14,7 +14,9 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
+from foir360_core.models import DEFAULT_MODEL, SHIPPED_MODELS
 from tests.ros.helpers import REPO, domain_id, robot_install_env, ros
 
 pytestmark = ros
@@ -44,7 +46,8 @@ def test_the_node_runs_torch_free_on_exactly_the_readme_install():
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["model_path"].endswith("panorank_default.onnx")
+    default = Path(SHIPPED_MODELS[DEFAULT_MODEL]).with_suffix(".onnx").name
+    assert Path(report["model_path"]).name == default
     assert report["backend"] == "onnxruntime" and report["processed"] == 1
     loaded = set(report["dependencies"])
     pip = readme_robot_pip()
