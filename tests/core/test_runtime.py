@@ -264,4 +264,5 @@ def test_shipped_models_are_asked_for_by_name():
     with pytest.raises(FileNotFoundError, match="panorank-synthetic-demo"):
         shipped_model_path("panorank-nope")
     ranker = Ranker("panorank-synthetic-demo", "onnxruntime", threads=1)
-    assert ranker.model_info.name == "panorank-synthetic-demo" and ranker.model_path.suffix == ".onnx"
+    assert ranker.model_info.name == "panorank-synthetic-demo"
+    assert ranker.model_path.suffix == ".onnx"
