@@ -6,7 +6,9 @@
 
 For each model, on every panorama of ``--labels`` (a ``foir360 label`` output: teacher masks
 and ranks), at one common comparison size (default 256×512, teacher masks area-resized):
-* instance recall — teacher objects matched one-to-one by a prediction with mask IoU ≥ 0.5;
+* instance recall — teacher objects of at least ``--min-fraction`` of the pixels (the
+  training targets, ``data.min_object_fraction``) matched one-to-one by a prediction with
+  mask IoU ≥ 0.5; and the same over the teacher's objects of every size;
 * the ``foir360`` profile's SOR and SA-SOR against the teacher ranks;
 * the share of predicted mask pixels in the top or bottom fifth of the rows;
 * the share of predicted instances with more than one seam-aware connected component;
@@ -44,9 +46,10 @@ def figures(model: str, dataset: Dataset, args: argparse.Namespace) -> dict[str,
     ranker = Ranker(model, backend=args.backend, threads=threads)
     ranker.warmup()
     samples, counts, latencies, preds = [], [], [], []
-    matched = total = 0
+    matched = total = matched_all = total_all = 0
     for image_id in sorted(r.id for r in dataset.images):
-        gt = ground_truth(dataset, image_id, size)
+        gt = ground_truth(dataset, image_id, size, args.min_fraction)
+        every = ground_truth(dataset, image_id, size)
         if gt.ranks is None or len(gt) == 0:
             continue
         image = dataset.read_image(image_id)
@@ -56,6 +59,8 @@ def figures(model: str, dataset: Dataset, args: argparse.Namespace) -> dict[str,
         pred = ranker.rank(image, mask_size=size)
         matched += matched_count(gt, pred)
         total += len(gt)
+        matched_all += matched_count(every, pred)
+        total_all += len(every)
         counts.append((len(pred), len(gt)))
         preds.append(pred.masks)
         samples.append((gt, pred))
@@ -67,6 +72,7 @@ def figures(model: str, dataset: Dataset, args: argparse.Namespace) -> dict[str,
     return {
         "panoramas": len(samples),
         "instance recall": matched / max(total, 1),
+        "instance recall, all sizes": matched_all / max(total_all, 1),
         "SOR (foir360)": summary["sor"],
         "SA-SOR (foir360)": summary["sa_sor"],
         "polar share of mask pixels": polar_share(all_masks),
@@ -95,6 +101,9 @@ def main() -> None:
     parser.add_argument("--labels", required=True, help="teacher labels (foir360 label output)")
     parser.add_argument("--model", action="append", required=True, help="model (repeatable)")
     parser.add_argument("--size", type=int, nargs=2, default=(256, 512), metavar=("H", "W"))
+    parser.add_argument("--min-fraction", type=float, default=0.001,
+                        help="smallest teacher object that counts, as a share of the pixels "
+                             "at --size (default 0.001, real_cpu.yaml's min_object_fraction)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--overlays", type=Path, help="write overlays into this folder")
