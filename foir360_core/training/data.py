@@ -112,6 +112,7 @@ class RankedPanoramas(torch.utils.data.Dataset):
         self.cache = cache
         self.min_object_fraction = float(min_object_fraction)
         self._cache: dict[int, Loaded] = {}
+        self._without_targets: set[int] = set()  # remembered: warned about once, never read
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.augment = augment or {}
         self.seed = seed
@@ -156,19 +157,23 @@ class RankedPanoramas(torch.utils.data.Dataset):
         """
         if image_id in self._cache:
             return self._cache[image_id]
+        if image_id in self._without_targets:
+            return None
         try:
-            image = self.dataset.read_image(image_id)
             inst = self.dataset.instances(image_id)
+            masks = resize_masks(inst.masks, self.input_size)
+            keep = target_instances(masks, self.min_object_fraction)
+            if not keep.size:  # decided from the masks: the photo is never decoded
+                self._without_targets.add(image_id)
+                log.warning("skipping image %s for this run: no object reaches "
+                            "data.min_object_fraction=%g of the input", image_id,
+                            self.min_object_fraction)
+                return None
+            image = self.dataset.read_image(image_id)
         except (DatasetError, OSError, ValueError) as exc:
             log.warning("skipping image %s: %s", image_id, exc)
             return None
         x = prepare_input(image, self.input_size)[0]
-        masks = resize_masks(inst.masks, self.input_size)
-        keep = target_instances(masks, self.min_object_fraction)
-        if not keep.size:
-            log.warning("skipping image %s: no object reaches data.min_object_fraction=%g of "
-                        "the input", image_id, self.min_object_fraction)
-            return None
         if keep.size < len(masks):
             inst = inst.subset(keep)  # re-compacts ranks to 1..k
             masks = masks[keep]

@@ -59,7 +59,13 @@ def test_min_object_fraction_drops_small_targets_and_recompacts_ranks(ranked_dat
     assert len(gt) == len(kept.ranks)
 
 
-def test_min_object_fraction_of_everything_skips_the_panorama(ranked_dataset):  # noqa: F811
+def test_a_panorama_without_targets_is_skipped_and_its_photo_never_decoded(
+        ranked_dataset, monkeypatch):  # noqa: F811
     ds = Dataset.load(ranked_dataset)
-    assert RankedPanoramas(ds, [2], input_size=(H, W), class_names=["object"],
-                           min_object_fraction=1.0)[0] is None
+    reads = []
+    original = ds.read_image
+    monkeypatch.setattr(ds, "read_image", lambda i: reads.append(i) or original(i))
+    data = RankedPanoramas(ds, [2], input_size=(H, W), class_names=["object"],
+                           min_object_fraction=1.0)
+    assert data[0] is None and data[0] is None
+    assert reads == []
