@@ -15,7 +15,10 @@ Each frame is ray cast exactly like a still panorama (objects moved into the cam
 The background is treated as infinitely far: it turns with the camera (an exact ERP
 rotation, ``cv2.remap`` with wrap-around) but has no parallax from the camera's translation.
 Ground-truth track ids are the objects' indices + 1: the same object keeps its id in every
-frame it is visible in; hidden or tiny ones are absent from that frame's instances.
+frame it is visible in; hidden or tiny ones are absent from that frame's instances. Tiny means
+under 1/2048 of the frame (:func:`sequence_min_pixels`), a stricter floor than still panoramas
+have: a speck of a few pixels blinks in and out behind its occluder from frame to frame, and
+no tracker (nor a segmenter at the model's input size) can keep an identity on it.
 """
 
 from __future__ import annotations
@@ -32,11 +35,19 @@ from foir360_core.geometry import lonlat_to_pixel, vector_to_lonlat
 from foir360_core.structures import PanoInstances
 from foir360_core.synth.background import render_background, sample_background
 from foir360_core.synth.rays import ray_directions
-from foir360_core.synth.render import MIN_HEIGHT, render_scene
+from foir360_core.synth.render import MIN_HEIGHT, default_min_pixels, render_scene
 from foir360_core.synth.scene import CLEARANCE, _make, sample_objects
 from foir360_core.synth.shapes import SceneObject
 
 DEFAULT_T0_NS = 1_700_000_000_000_000_000
+MIN_OBJECT_FRACTION = 1 / 2048
+"""Smallest share of the frame a visible object needs to be a ground-truth instance."""
+
+
+def sequence_min_pixels(height: int) -> int:
+    """Smallest visible area of an instance in an H x 2H sequence frame: ``MIN_OBJECT_FRACTION``
+    of the frame (64 pixels at 512x256), never below the still-panorama floor."""
+    return max(default_min_pixels(height), int(np.ceil(2 * height * height * MIN_OBJECT_FRACTION)))
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,7 @@ class SequenceSettings:
     n_objects: tuple[int, int] = (6, 10)
     t0_ns: int = DEFAULT_T0_NS
     min_pixels: int | None = None
-    """Smallest visible area kept as an instance (default: as for still panoramas)."""
+    """Smallest visible area kept as an instance (default: :func:`sequence_min_pixels`)."""
 
     def __post_init__(self) -> None:
         if self.frames < 1:
@@ -165,11 +176,15 @@ class SequenceScene:
             local.append(obj)
         background = dataclasses.replace(self.background, sun=rotation.T @ self.background.sun)
         pano = render_scene(local, background, self.settings.height,
-                            min_pixels=self.settings.min_pixels,
+                            min_pixels=self._min_pixels(),
                             backdrop=self._turned_backdrop(rotation))
         ids = np.array([local.index(o) + 1 for o in pano.objects], dtype=np.int64)
         return SequenceFrame(index, self.settings.stamp_ns(index), pano.image, pano.instances,
                              ids, tuple(o.role for o in pano.objects))
+
+    def _min_pixels(self) -> int:
+        s = self.settings
+        return sequence_min_pixels(s.height) if s.min_pixels is None else s.min_pixels
 
     def _turned_backdrop(self, rotation: np.ndarray) -> np.ndarray:
         height = self.settings.height

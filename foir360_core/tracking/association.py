@@ -6,6 +6,12 @@ The cost of pairing a track with a detection is ``(1 - IoU) + angle / track_max_
 distance between the detection's spherical centroid and the track's predicted one. Pairs
 outside both gates (IoU < track_min_iou and angle > track_max_angle_deg) are not allowed.
 scipy's Hungarian solver (``linear_sum_assignment``) then picks the cheapest one-to-one set.
+
+When the camera turns, every object moves across the image at once, and a track's own last
+motion (zero for a track seen once, stale for one that was hidden) no longer says where it is.
+The turn is estimated from the frame itself: :func:`camera_turn` fits the rotation that best
+carries the confidently paired tracks' centroids onto their detections' (weighted Kabsch,
+scipy's ``Rotation.align_vectors``), and the tracker predicts the rest of its tracks with it.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from pycocotools import mask as coco_mask
 from scipy.optimize import linear_sum_assignment
+from scipy.spatial.transform import Rotation
 
 from foir360_core.tracking.settings import TrackerSettings
 
@@ -72,3 +79,21 @@ def rotate(vector: np.ndarray, rotvec: np.ndarray) -> np.ndarray:
     k = rotvec / angle
     return (vector * np.cos(angle) + np.cross(k, vector) * np.sin(angle)
             + k * np.dot(k, vector) * (1.0 - np.cos(angle)))
+
+
+def camera_turn(before: np.ndarray, after: np.ndarray, weights: np.ndarray,
+                min_pairs: int) -> Rotation | None:
+    """The rotation that best carries unit vectors ``before`` (K, 3) onto ``after`` (K, 3).
+
+    Weighted least squares over the pairs (Kabsch, ``Rotation.align_vectors``): objects that
+    move on their own or show parallax are outvoted by the rest of the scene. None below
+    ``min_pairs`` pairs (0 = never), or when the pairs do not fix a rotation (fewer than two
+    distinct directions): a turn fitted to too little would mislead every track.
+    """
+    if min_pairs <= 0 or len(before) < max(min_pairs, 2):
+        return None
+    before, after = np.asarray(before, np.float64), np.asarray(after, np.float64)
+    if np.linalg.matrix_rank(before, tol=1e-6) < 2:
+        return None
+    rotation, _ = Rotation.align_vectors(after, before, weights=np.asarray(weights, np.float64))
+    return rotation

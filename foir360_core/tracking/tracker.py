@@ -14,6 +14,10 @@ Bad input never raises; it resets the tracks (with a warning) by these rules:
 
 Frames without a stamp (``stamp_ns=None``) and frames with the same stamp as the last simply
 continue the tracks.
+
+Where a track is looked for in the new frame: where its own last motion puts it, or where the
+camera's turn (estimated from the frame's surely paired tracks) carries it, whichever is
+nearer; see :meth:`Tracker._associate`.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from foir360_core.structures import PanoInstances
 from foir360_core.structures.instances import ranks_from_scores
 from foir360_core.tracking.association import (
     angles_deg,
     associate,
+    camera_turn,
     coco_rles,
     mask_iou,
     rotate,
@@ -106,13 +112,21 @@ class _Track:
     first_stamp_ns: int | None
     smoothed: float
     rank: int
+    """Its place in the last frame's published order; 0 = not published there."""
     class_id: int = 0
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))
     misses: int = 0
+    turned: Rotation = field(default_factory=Rotation.identity)
+    """How far the camera turned (as estimated) since the track was last seen."""
 
     def predicted(self) -> np.ndarray:
         """Where the centroid should be now: moved on by the last per-frame angular velocity."""
         return rotate(self.direction, self.velocity * (self.misses + 1))
+
+    def turned_with(self, turn: Rotation) -> np.ndarray:
+        """Where the centroid should be now if it stayed put in the world while the camera
+        turned: the turns since it was last seen, then this frame's."""
+        return (turn * self.turned).apply(self.direction)
 
 
 def _classes(det: Detections) -> np.ndarray:
@@ -152,8 +166,9 @@ class Tracker:
         self._size = detections.size
         if detections.stamp_ns is not None:
             self._stamp_ns = detections.stamp_ns
-        rows, cols = self._associate(detections)
-        tracks = self._advance(detections, dict(zip(cols.tolist(), rows.tolist(), strict=True)))
+        rows, cols, turn = self._associate(detections)
+        tracks = self._advance(detections, dict(zip(cols.tolist(), rows.tolist(), strict=True)),
+                               turn)
         return self._publish(detections, tracks, reason)
 
     def _reset_reason(self, det: Detections) -> str | None:
@@ -171,17 +186,62 @@ class Tracker:
             return f"{gap_s:.2f} s without a frame (track_max_gap_s {limit})"
         return None
 
-    def _associate(self, det: Detections) -> tuple[np.ndarray, np.ndarray]:
+    def _associate(self, det: Detections) -> tuple[np.ndarray, np.ndarray, Rotation | None]:
+        """Pairs (track rows, detection cols) and the camera turn estimated on the way.
+
+        A first pass predicts every track by its own motion. Its pairs fit the camera's turn
+        (:meth:`_turn`). Pairs of tracks seen in the last frame whose masks overlap (IoU >=
+        ``track_min_iou``) stand, as they need no prediction; every other track is paired
+        again with the remaining detections, allowed where its own motion or the camera's
+        turn puts it, whichever is nearer (a fast object near a pole keeps its own motion, a
+        track seen once or hidden a while follows the turn). Without a turn the first pass
+        stands.
+        """
+        empty = np.zeros(0, dtype=np.int64)
         if not self._tracks or not det.rles:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            return empty, empty, None
         iou = mask_iou(coco_rles([t.rle for t in self._tracks]), coco_rles(det.rles))
         angle = angles_deg(np.array([t.predicted() for t in self._tracks]), det.directions)
         classes = _classes(det)
         other = np.array([t.class_id for t in self._tracks])[:, None] != classes[None, :]
-        return associate(iou, angle, other, self.settings)
+        rows, cols = associate(iou, angle, other, self.settings)
+        fresh = np.array([t.misses == 0 for t in self._tracks])[rows]
+        turn = self._turn(det, rows[fresh], cols[fresh], iou, angle)
+        if turn is None:
+            return rows, cols, None
+        sure = fresh & (iou[rows, cols] >= self.settings.track_min_iou)
+        turned = angles_deg(np.array([t.turned_with(turn) for t in self._tracks]),
+                            det.directions)
+        rest_rows = np.setdiff1d(np.arange(len(self._tracks)), rows[sure])
+        rest_cols = np.setdiff1d(np.arange(len(det.rles)), cols[sure])
+        grid = np.ix_(rest_rows, rest_cols)
+        more_rows, more_cols = associate(iou[grid], np.minimum(angle, turned)[grid], other[grid],
+                                         self.settings)
+        return (np.concatenate([rows[sure], rest_rows[more_rows]]),
+                np.concatenate([cols[sure], rest_cols[more_cols]]), turn)
 
-    def _advance(self, det: Detections, track_of: dict[int, int]) -> list[_Track]:
-        """Update matched tracks, age the missed ones, open new ones; one track per detection."""
+    def _turn(self, det: Detections, rows: np.ndarray, cols: np.ndarray, iou: np.ndarray,
+              angle: np.ndarray) -> Rotation | None:
+        """The camera's turn since the last frame, fitted to the pairs (rows, cols).
+
+        Each pair weighs what makes it sure: its mask IoU, or how near the detection is to
+        the track's own prediction (1 on it, 0 at ``track_max_angle_deg``), whichever is
+        larger. Overlapping masks alone would not do: in a fast turn only objects near the
+        poles (which a yaw hardly moves) still overlap, and they are often too few or small.
+        """
+        gate = max(self.settings.track_max_angle_deg, 1e-6)
+        weights = np.maximum(iou[rows, cols], 1.0 - angle[rows, cols] / gate)
+        before = np.array([self._tracks[r].direction for r in rows]).reshape(-1, 3)
+        return camera_turn(before, det.directions[cols], weights,
+                           self.settings.track_turn_min_pairs)
+
+    def _advance(self, det: Detections, track_of: dict[int, int],
+                 turn: Rotation | None) -> list[_Track]:
+        """Update matched tracks, age the missed ones, open new ones; one track per detection.
+
+        A missed track gives up its published place (it must win it again when it is back)
+        and carries on the camera's turn, or its own motion on frames without one.
+        """
         alpha = self.settings.rank_ema_alpha if self.settings.rank_smoothing else 1.0
         classes = _classes(det)
         matched: list[_Track] = []
@@ -192,7 +252,7 @@ class Tracker:
                 track = self._tracks[track_of[index]]
                 step = rotation_between(track.direction, direction) / (track.misses + 1)
                 track.velocity, track.direction = step, direction
-                track.rle, track.misses = det.rles[index], 0
+                track.rle, track.misses, track.turned = det.rles[index], 0, Rotation.identity()
                 track.smoothed = ema(track.smoothed, raw, alpha)
             else:
                 track = _Track(self._next_id, det.rles[index], direction, self._frame,
@@ -205,6 +265,9 @@ class Tracker:
         for row, track in enumerate(self._tracks):
             if row not in seen:
                 track.misses += 1
+                track.rank = 0
+                step = turn if turn is not None else Rotation.from_rotvec(track.velocity)
+                track.turned = step * track.turned
                 if track.misses <= self.settings.track_max_misses:
                     survivors.append(track)
         self._tracks = survivors + matched
@@ -214,7 +277,9 @@ class Tracker:
         smoothed = np.array([t.smoothed for t in tracks], np.float64)
         if self.settings.rank_smoothing:
             ranks = hysteresis_order(smoothed, np.array([t.rank for t in tracks], np.int64),
-                                     self.settings.rank_hysteresis)
+                                     np.array([t.first_frame == self._frame for t in tracks]),
+                                     self.settings.rank_hysteresis,
+                                     self.settings.rank_hold_places)
         else:
             ranks = np.asarray(det.raw_ranks, np.int64)
         for track, rank in zip(tracks, ranks, strict=True):

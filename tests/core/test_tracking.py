@@ -9,6 +9,7 @@ import logging
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 from foir360_core.structures import PanoInstances
 from foir360_core.structures.instances import ranks_from_scores
@@ -22,6 +23,7 @@ from foir360_core.tracking import (
     mot_metrics,
     track_ground_truth,
 )
+from foir360_core.tracking.association import camera_turn
 from foir360_core.tracking.ordering import hysteresis_order
 
 T0 = 1_700_000_000_000_000_000
@@ -128,6 +130,59 @@ def test_ids_are_never_reused_and_tracks_survive_short_misses():
     assert late.track_ids.tolist() == [1, 3]  # missed three times: a new id, 2 is never reused
 
 
+def _turned(places, yaw_deg):
+    """(lon, lat) degrees seen from a camera turned left by ``yaw_deg``."""
+    return [(lon - yaw_deg, lat) for lon, lat in places]
+
+
+def test_camera_turn_is_the_weighted_kabsch_fit():
+    rng = np.random.default_rng(1)
+    truth = Rotation.from_rotvec([0.05, -0.1, 0.4])
+    before = rng.normal(size=(6, 3))
+    before /= np.linalg.norm(before, axis=1, keepdims=True)
+    after = truth.apply(before)
+    after[5] = before[5]  # an object that moved against the turn: weighed down, outvoted
+    weights = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.01])
+    fitted = camera_turn(before, after, weights, 2)
+    assert np.degrees((fitted * truth.inv()).magnitude()) < 0.5
+    assert np.degrees((camera_turn(before, after, np.ones(6), 2) * truth.inv()).magnitude()) > 1
+    assert camera_turn(before[:2], after[:2], weights[:2], 3) is None  # too few pairs
+    assert camera_turn(before, after, weights, 0) is None  # off
+    same = np.repeat(before[:1], 3, axis=0)
+    assert camera_turn(same, truth.apply(same), np.ones(3), 2) is None  # no rotation fixed
+
+
+def test_a_camera_turn_carries_the_tracks_that_their_own_motion_loses():
+    # two objects near the poles hardly move when the camera yaws 20 degrees: they are paired
+    # by the angle gate, fix the turn, and the turn carries the rest; one is hidden a frame
+    poles = [(0, 80), (90, -80)]
+    equator = [(0, 0), (70, 10), (150, -10), (-100, 5)]
+    importance = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
+
+    def run(settings):
+        tracker = Tracker(settings)
+        tracker.update(_detections(poles + equator, importance, T0))
+        hidden = _detections(_turned(poles + equator[:3], 20), importance[:5], T0 + PERIOD)
+        back = _detections(_turned(poles + equator, 40), importance, T0 + 2 * PERIOD)
+        return [tracker.update(hidden).track_ids.tolist(), tracker.update(back).track_ids.tolist()]
+
+    assert run(TrackerSettings()) == [[1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6]]
+    # own motion only (no turn): every equator object, seen once still, gets a new id
+    without = run(TrackerSettings(track_turn_min_pairs=0))
+    assert without[0][:2] == [1, 2] and min(without[0][2:]) > 6
+    assert without[1][:2] == [1, 2] and min(without[1][2:]) > 9
+
+
+def test_a_fast_camera_turn_keeps_the_ids_of_a_sequence():
+    """20 degrees a frame: beyond the angle gate, and too fast for most masks to overlap."""
+    scene = render_sequence(1, SequenceSettings(frames=30, height=128, yaw_deg=20.0))
+    frames = [(_by_size(f.instances), f.stamp_ns, f.track_ids) for f in scene]
+    turn = track_ground_truth(frames).mot
+    assert turn["idf1"] >= 0.95 and turn["switches_per_100_frames"] <= 1.0, turn
+    own = track_ground_truth(frames, TrackerSettings(track_turn_min_pairs=0)).mot
+    assert own["idf1"] < 0.7 and own["switches_per_100_frames"] > 50, own
+
+
 def test_the_seam_is_not_a_border_for_association():
     tracker = Tracker()
     tracker.update(_detections([(178, 0)], [1.0], T0))
@@ -182,17 +237,56 @@ def test_hysteresis_order_is_a_plain_sort_without_margin_and_always_a_permutatio
     for _ in range(50):
         n = int(rng.integers(0, 8))
         smoothed = rng.uniform(size=n)
-        previous = rng.permutation(np.arange(n + 3))[:n]  # some new (0), some old ranks
-        plain = hysteresis_order(smoothed, previous, 0.0)
-        assert plain.tolist() == ranks_from_scores(smoothed).tolist()
-        damped = hysteresis_order(smoothed, previous, 0.2)
-        assert sorted(damped.tolist()) == list(range(1, n + 1))
+        previous = rng.permutation(np.arange(n + 3))[:n]  # some unpublished (0), some old ranks
+        new = (previous == 0) & (rng.uniform(size=n) < 0.5)
+        plain = ranks_from_scores(smoothed).tolist()
+        assert hysteresis_order(smoothed, previous, new, 0.0, 3).tolist() == plain
+        assert hysteresis_order(smoothed, previous, new, 0.2, 0).tolist() == plain
+        for hold in (1, 3, n):
+            damped = hysteresis_order(smoothed, previous, new, 0.2, hold)
+            assert sorted(damped.tolist()) == list(range(1, n + 1))
+            below = np.flatnonzero(damped > hold)  # below the held places: the plain order
+            assert ranks_from_scores(smoothed[below]).tolist() == (damped[below] - hold).tolist()
+
+
+def test_hysteresis_holds_only_the_top_places():
+    smoothed = np.array([0.50, 0.45, 0.30, 0.35])
+    previous, new = np.array([1, 2, 3, 4]), np.zeros(4, bool)
+    # 0.45 does not beat 0.50 by the margin; below place 2, 0.35 passes 0.30 at once
+    assert hysteresis_order(smoothed, previous, new, 0.15, 2).tolist() == [1, 2, 4, 3]
+    assert hysteresis_order(smoothed, previous, new, 0.15, 4).tolist() == [1, 2, 3, 4]
+    # a continuing object from below takes a held place only by the margin
+    assert hysteresis_order(np.array([0.5, 0.4, 0.5]), previous[:3], new[:3], 0.15,
+                            2).tolist() == [1, 2, 3]
+    assert hysteresis_order(np.array([0.5, 0.3, 0.5]), previous[:3], new[:3], 0.15,
+                            2).tolist() == [1, 3, 2]
+    # a new object enters where its importance puts it
+    assert hysteresis_order(np.array([0.5, 0.4, 0.45]), np.array([1, 2, 0]),
+                            np.array([False, False, True]), 0.15, 2).tolist() == [1, 3, 2]
+
+
+def test_a_track_back_after_a_miss_must_win_its_place_again():
+    tracker = Tracker(TrackerSettings(rank_ema_alpha=1.0, rank_hysteresis=0.15))
+    places = [(0, 0), (60, 0)]
+    first = tracker.update(_detections(places, [1.0, 0.5], T0))
+    assert first.ranks.tolist() == [1, 2]
+    alone = tracker.update(_detections(places[1:], [0.5], T0 + PERIOD))  # rank 1 is missed
+    assert alone.ranks.tolist() == [1]
+    back = tracker.update(_detections(places, [0.6, 0.5], T0 + 2 * PERIOD))
+    assert back.track_ids.tolist() == [1, 2]  # the same track, but not its old place
+    assert back.ranks.tolist() == [2, 1]
+    clear = tracker.update(_detections(places, [0.8, 0.5], T0 + 3 * PERIOD))
+    assert clear.ranks.tolist() == [1, 2]  # beaten by the margin: the place is won back
 
 
 def test_settings_are_checked_with_the_name_and_the_range():
     expected = r"track_max_misses must be >= 0.*rank_ema_alpha must be in \(0, 1\]"
     with pytest.raises(TrackerSettingsError, match=expected):
         TrackerSettings(rank_ema_alpha=0.0, track_max_misses=-1)
+    with pytest.raises(TrackerSettingsError, match=r"track_turn_min_pairs must be 0 \(off\)"):
+        TrackerSettings(track_turn_min_pairs=1)
+    with pytest.raises(TrackerSettingsError, match="rank_hold_places must be >= 0"):
+        TrackerSettings(rank_hold_places=-1)
 
 
 def test_motmetrics_counts_an_identity_switch():
