@@ -116,17 +116,18 @@ class _Track:
     class_id: int = 0
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))
     misses: int = 0
-    turned: Rotation = field(default_factory=Rotation.identity)
-    """How far the camera turned (as estimated) since the track was last seen."""
+    turned: np.ndarray = field(default_factory=lambda: np.eye(3))
+    """How far the camera turned (as estimated) since the track was last seen: a rotation
+    matrix, as plain matrix products cost a fraction of scipy ``Rotation`` objects per track."""
 
     def predicted(self) -> np.ndarray:
         """Where the centroid should be now: moved on by the last per-frame angular velocity."""
         return rotate(self.direction, self.velocity * (self.misses + 1))
 
-    def turned_with(self, turn: Rotation) -> np.ndarray:
+    def turned_with(self, turn: np.ndarray) -> np.ndarray:
         """Where the centroid should be now if it stayed put in the world while the camera
-        turned: the turns since it was last seen, then this frame's."""
-        return (turn * self.turned).apply(self.direction)
+        turned: the turns since it was last seen, then this frame's (``turn``, a matrix)."""
+        return turn @ (self.turned @ self.direction)
 
 
 def _classes(det: Detections) -> np.ndarray:
@@ -210,7 +211,8 @@ class Tracker:
         if turn is None:
             return rows, cols, None
         sure = fresh & (iou[rows, cols] >= self.settings.track_min_iou)
-        turned = angles_deg(np.array([t.turned_with(turn) for t in self._tracks]),
+        matrix = turn.as_matrix()
+        turned = angles_deg(np.array([t.turned_with(matrix) for t in self._tracks]),
                             det.directions)
         rest_rows = np.setdiff1d(np.arange(len(self._tracks)), rows[sure])
         rest_cols = np.setdiff1d(np.arange(len(det.rles)), cols[sure])
@@ -252,7 +254,7 @@ class Tracker:
                 track = self._tracks[track_of[index]]
                 step = rotation_between(track.direction, direction) / (track.misses + 1)
                 track.velocity, track.direction = step, direction
-                track.rle, track.misses, track.turned = det.rles[index], 0, Rotation.identity()
+                track.rle, track.misses, track.turned = det.rles[index], 0, np.eye(3)
                 track.smoothed = ema(track.smoothed, raw, alpha)
             else:
                 track = _Track(self._next_id, det.rles[index], direction, self._frame,
@@ -267,7 +269,7 @@ class Tracker:
                 track.misses += 1
                 track.rank = 0
                 step = turn if turn is not None else Rotation.from_rotvec(track.velocity)
-                track.turned = step * track.turned
+                track.turned = step.as_matrix() @ track.turned
                 if track.misses <= self.settings.track_max_misses:
                     survivors.append(track)
         self._tracks = survivors + matched
