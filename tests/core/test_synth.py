@@ -272,3 +272,20 @@ def test_sequences_move_the_camera_keep_ids_and_write_a_dataset_and_a_bag(tmp_pa
         stamps = [ts for _, ts, _ in reader.messages()]
         assert [c.topic for c in reader.connections] == ["/camera/image"]
     assert stamps == [f.stamp_ns for f in frames]
+
+
+def test_sequence_instances_are_at_least_1_in_2048_of_the_frame():
+    """Specks of a few pixels blink behind their occluders: not ground-truth instances."""
+    from foir360_core.synth.sequence import (
+        SequenceSettings,
+        render_sequence,
+        sequence_min_pixels,
+    )
+
+    assert sequence_min_pixels(256) == 64 and sequence_min_pixels(512) == 256
+    assert sequence_min_pixels(64) == 16  # never below the still-panorama floor
+    kept = render_sequence(0, SequenceSettings(frames=2, height=256)).frame(1)
+    specks = render_sequence(0, SequenceSettings(frames=2, height=256, min_pixels=16)).frame(1)
+    sizes = kept.instances.masks.reshape(len(kept.instances), -1).sum(axis=1)
+    assert sizes.min() >= 64
+    assert set(kept.track_ids.tolist()) < set(specks.track_ids.tolist())
