@@ -71,16 +71,6 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return axis / sin * np.arctan2(sin, cos)
 
 
-def rotate(vector: np.ndarray, rotvec: np.ndarray) -> np.ndarray:
-    """``vector`` turned by the rotation vector ``rotvec`` (Rodrigues' formula)."""
-    angle = float(np.linalg.norm(rotvec))
-    if angle < 1e-12:
-        return vector
-    k = rotvec / angle
-    return (vector * np.cos(angle) + np.cross(k, vector) * np.sin(angle)
-            + k * np.dot(k, vector) * (1.0 - np.cos(angle)))
-
-
 def camera_turn(before: np.ndarray, after: np.ndarray, weights: np.ndarray,
                 min_pairs: int) -> Rotation | None:
     """The rotation that best carries unit vectors ``before`` (K, 3) onto ``after`` (K, 3).
