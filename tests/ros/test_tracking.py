@@ -23,9 +23,9 @@ from tests.ros.helpers import Harness, domain_id, header, ros, wait_for
 
 pytestmark = ros
 
-# 64-pixel instances at least: smaller specks blink in and out behind their occluders and can
-# swap ids with them (measured in benchmarks/bench_tracking.py, part 1), which would make one
-# 30-frame run pass or fail by which frames the latest-frame policy drops.
+# 64-pixel instances at least (the sequences' own floor, 1/2048 of the frame, is 16 pixels at
+# this size): smaller specks blink in and out behind their occluders and can swap ids with them,
+# which would make one 30-frame run pass or fail by which frames the latest-frame policy drops.
 SETTINGS = SequenceSettings(frames=30, height=128, yaw_deg=3.0, min_pixels=64)
 SEED = 5
 
