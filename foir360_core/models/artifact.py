@@ -25,6 +25,9 @@ from foir360_core.errors import UserError
 
 META_PREFIX = "foir360."
 INPUT_NAME = "images"
+# Optional input of Loop exports (runtime.rank_loop): the score threshold post-processing
+# keeps queries at, so the rank loop can stop once no unpicked query reaches it.
+THRESHOLD_INPUT = "rank_threshold"
 # Every head's graph outputs these two first; the rank head's own outputs follow.
 CORE_OUTPUTS = ("class_logits", "mask_logits")
 # Exports made before rank heads named their outputs carry no rank_head entry; they all

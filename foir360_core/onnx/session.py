@@ -40,7 +40,9 @@ def onnx_session(
     first use and later sessions load it with optimisation off: graph optimisation was
     about 85 % of a PanoRank session's start (1.6 s → 0.23 s CPU on this machine). The
     saved graph holds CPU-specific kernels (NCHWc), so its name carries the ONNX Runtime
-    version and the CPU model as well as the source file's identity.
+    version and the CPU model as well as the source file's identity. Graphs with control
+    flow (``Loop``/``If``/``Scan``, e.g. the rank loop) are not cached: their start is
+    already short, and a saved graph's fused subgraphs are not known to reload reliably.
     """
     ort = require("onnxruntime", "running an ONNX model")
     path = Path(path)
@@ -54,9 +56,29 @@ def onnx_session(
     if threads:
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
-    if optimize and cache_dir is not None and tuple(providers) == CPU_PROVIDERS:
+    if (optimize and cache_dir is not None and tuple(providers) == CPU_PROVIDERS
+            and not has_control_flow(path)):
         return _cached_session(ort, path, options, Path(cache_dir))
     return _session(ort, path, options, providers)
+
+
+CONTROL_FLOW_OPS = frozenset({"Loop", "If", "Scan"})
+
+
+def has_control_flow(path: Path) -> bool:
+    """Whether the main graph of the ONNX file at ``path`` has a Loop, If or Scan node.
+
+    Without the ``onnx`` package (an ONNX Runtime-only install) this cannot be told: False.
+    """
+    try:
+        import onnx
+    except ImportError:
+        return False
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:  # a broken file: the session reports it with a clear message
+        return False
+    return any(node.op_type in CONTROL_FLOW_OPS for node in graph.node)
 
 
 def _session(ort, path: Path, options, providers: Sequence[str] = CPU_PROVIDERS):

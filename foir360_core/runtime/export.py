@@ -22,7 +22,13 @@ import numpy as np
 
 from foir360_core.deps import require
 from foir360_core.io.atomic import atomic_path
-from foir360_core.models.artifact import INPUT_NAME, ModelInfo, info_from_checkpoint, output_names
+from foir360_core.models.artifact import (
+    INPUT_NAME,
+    THRESHOLD_INPUT,
+    ModelInfo,
+    info_from_checkpoint,
+    output_names,
+)
 from foir360_core.runtime.parity import ParityReport, compare_outputs
 
 log = logging.getLogger(__name__)
@@ -55,21 +61,39 @@ def _second_size(size: tuple[int, int]) -> tuple[int, int]:
 
 
 def _torch_export(
-    module, example, path: Path, *, names: tuple[str, ...], dynamic: bool, opset: int
+    model, example, path: Path, *, dynamic: bool, opset: int, loop: bool
 ) -> None:
+    """Trace ``model`` to ONNX at ``path``; with ``loop``, the rank head's picks as a Loop."""
     torch = require("torch", "ONNX export")
+    from foir360_core.runtime.rank_loop import LoopExportModule, loops
+
     axes = None
     if dynamic:
         axes = {INPUT_NAME: {2: "height", 3: "width"},
                 "mask_logits": {2: "mask_height", 3: "mask_width"}}
+    module, args, inputs = model.export_module().eval(), (example,), [INPUT_NAME]
+    if loop and loops(model):
+        module = LoopExportModule(model, example).eval()
+        args, inputs = (example, torch.tensor(0.0)), [INPUT_NAME, THRESHOLD_INPUT]
     with warnings.catch_warnings():
         # The tracer's shape warnings are expected; parity is what decides.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            module, (example,), str(path), dynamo=False, input_names=[INPUT_NAME],
-            output_names=list(names), dynamic_axes=axes, opset_version=opset,
+            module, args, str(path), dynamo=False, input_names=inputs,
+            output_names=list(model.output_names), dynamic_axes=axes, opset_version=opset,
             do_constant_folding=True,
         )
+    if len(inputs) > 1:
+        _default_threshold(path)
+
+
+def _default_threshold(path: Path) -> None:
+    """Give ``rank_threshold`` a default (0: never stop early), so feeding it is optional."""
+    onnx = require("onnx", "ONNX export")
+    model = onnx.load(str(path))
+    model.graph.initializer.append(
+        onnx.numpy_helper.from_array(np.zeros((), np.float32), THRESHOLD_INPUT))
+    onnx.save(model, str(path))
 
 
 def _embed_metadata(path: Path, info: ModelInfo) -> None:
@@ -127,9 +151,14 @@ def export_onnx(
     dynamic: bool = False,
     opset: int = DEFAULT_OPSET,
     parity: bool = True,
+    loop: bool = True,
     **tolerances: float,
 ) -> ExportResult:
-    """Export a PanoRank checkpoint to ONNX at ``out`` (atomic; parity-checked unless told)."""
+    """Export a PanoRank checkpoint to ONNX at ``out`` (atomic; parity-checked unless told).
+
+    ``loop``: the sequential rank head's picks as one ONNX ``Loop`` (``rank_loop``: ~5x
+    fewer nodes, faster session start and inference); False unrolls them as before.
+    """
     torch = require("torch", "ONNX export")
     from foir360_core.models.checkpoint import load_checkpoint
     from foir360_core.models.config import check_input_size
@@ -144,8 +173,7 @@ def export_onnx(
     with atomic_path(out, suffix=".onnx") as tmp:
         log.info("exporting %s (%s shapes, input %dx%d, opset %d)", checkpoint,
                  "dynamic" if dynamic else "fixed", *info.input_size, opset)
-        _torch_export(model.export_module().eval(), example, tmp, names=model.output_names,
-                      dynamic=dynamic, opset=opset)
+        _torch_export(model, example, tmp, dynamic=dynamic, opset=opset, loop=loop)
         _embed_metadata(tmp, info)
         result = ExportResult(out, info)
         if parity:

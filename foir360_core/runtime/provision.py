@@ -25,7 +25,8 @@ def ensure_onnx(
     """The ONNX file for ``model_path``: itself, or a parity-checked export of a checkpoint.
 
     Exports live in ``cache.root/onnx``, named by the checkpoint's sha256 and input size, so
-    a changed checkpoint is exported again and an unchanged one never is. Beside each, a
+    a changed checkpoint is exported again and an unchanged one never is; the ``-loop``
+    suffix keeps Loop exports (``runtime.rank_loop``) apart from older unrolled ones. Beside each, a
     record holds the checkpoint's and the export's sha256; an export that does not match
     it (swapped, damaged, or made before records) is exported again, as stale engines are
     rebuilt.
@@ -42,7 +43,7 @@ def ensure_onnx(
     height, width = input_size or meta["input_size"]
     checkpoint_sha = file_sha256(model_path)
     target = (cache.root / "onnx"
-              / f"{meta.get('name', 'model')}-{checkpoint_sha[:16]}-{height}x{width}.onnx")
+              / f"{meta.get('name', 'model')}-{checkpoint_sha[:16]}-{height}x{width}-loop.onnx")
     record = target.with_name(target.name + ".json")
     if target.is_file():
         problem = _export_problem(target, record, checkpoint_sha)

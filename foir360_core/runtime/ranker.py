@@ -144,7 +144,8 @@ class Ranker:
             info = self._checked_info(read_onnx_info(onnx_path))
             backend = OnnxRuntimeBackend(onnx_path, device=opts.device,
                                          threads=opts.threads or None,
-                                         cache_dir=self.cache.root / "onnxruntime")
+                                         cache_dir=self.cache.root / "onnxruntime",
+                                         rank_threshold=self.postprocess["score_threshold"])
             return backend, info
         return self._load_tensorrt()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from foir360_core.deps import BackendUnavailableError, require
-from foir360_core.models.artifact import INPUT_NAME
+from foir360_core.models.artifact import INPUT_NAME, THRESHOLD_INPUT
 from foir360_core.onnx import onnx_session
 
 CUDA_EP = "CUDAExecutionProvider"
@@ -39,15 +39,25 @@ class OnnxRuntimeBackend:
     precision = "fp32"
 
     def __init__(self, onnx_path: Path, *, device: str = "auto", threads: int | None = None,
-                 cache_dir: Path | None = None):
-        """``cache_dir``: where CPU sessions keep their optimised graph (see ``onnx_session``)."""
+                 cache_dir: Path | None = None, rank_threshold: float = 0.0):
+        """``cache_dir``: where CPU sessions keep their optimised graph (see ``onnx_session``).
+
+        ``rank_threshold``: post-processing's score threshold, fed to Loop exports that take
+        it (``runtime.rank_loop``: their rank loop stops once no query left reaches it);
+        older exports have no such input and ignore it.
+        """
         ort = require("onnxruntime", "the ONNX Runtime backend")
         providers = choose_providers(list(ort.get_available_providers()), device)
         self.session = onnx_session(onnx_path, threads, providers=providers, cache_dir=cache_dir)
         self.providers = self.session.get_providers()
         self.device = "cuda" if self.providers[0] == CUDA_EP else "cpu"
         self.output_names = [o.name for o in self.session.get_outputs()]
+        self.extra_inputs: dict[str, np.ndarray] = {}
+        # An input with a default is an "overridable initializer" to ONNX Runtime.
+        if THRESHOLD_INPUT in {i.name for i in self.session.get_overridable_initializers()}:
+            self.extra_inputs[THRESHOLD_INPUT] = np.array(rank_threshold, np.float32)
 
     def infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        outputs = self.session.run(None, {INPUT_NAME: np.ascontiguousarray(batch, np.float32)})
+        feed = {INPUT_NAME: np.ascontiguousarray(batch, np.float32), **self.extra_inputs}
+        outputs = self.session.run(None, feed)
         return dict(zip(self.output_names, outputs, strict=True))
