@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dynamic", action="store_true",
                         help="symbolic height/width (checked at a second size); default fixed")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    parser.add_argument("--unrolled", action="store_true",
+                        help="unroll the sequential rank head's picks instead of one ONNX "
+                             "Loop (the graph before Loop exports; ~5x the nodes)")
     parser.add_argument("--no-parity", action="store_true",
                         help="skip the PyTorch vs ONNX Runtime parity check")
     parser.add_argument("--min-iou", type=float, default=0.98,
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         result = export_onnx(
             args.checkpoint, args.out, input_size=size,
             dynamic=args.dynamic, opset=args.opset, parity=not args.no_parity,
-            min_iou=args.min_iou, score_atol=args.score_atol,
+            loop=not args.unrolled,            min_iou=args.min_iou, score_atol=args.score_atol,
         )
     except (ExportError, BackendUnavailableError, ValueError, FileNotFoundError) as err:
         log.error("%s", err)

@@ -99,3 +99,11 @@ def test_the_session_cache_skips_loop_graphs(exports, tmp_path, batch):
     assert not optimized_model_path(ort, loop, tmp_path).exists()
     onnx_session(unrolled, cache_dir=tmp_path)
     assert optimized_model_path(ort, unrolled, tmp_path).is_file()
+
+
+def test_the_cli_can_still_unroll(checkpoint, tmp_path):
+    from foir360_core.cli.main import main
+
+    out = tmp_path / "cli.onnx"
+    assert main(["export", str(checkpoint), "--out", str(out), "--unrolled", "--no-parity"]) == 0
+    assert not has_control_flow(out)
