@@ -30,6 +30,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "foir360_core" / "assets" / "panorank_synthetic_demo.safetensors"
+REAL_DIR = REPO.parent / "shared" / "real360" / "images"  # ../shared/real360 beside the checkout
 
 
 def cpu_seconds(fn) -> tuple[float, object]:
@@ -132,7 +133,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="inferences per export")
     parser.add_argument("--synth", type=int, default=20)
     parser.add_argument("--real", type=int, default=3)
-    parser.add_argument("--real-dir", type=Path, default=Path("/work/shared/real360/images"))
+    parser.add_argument("--real-dir", type=Path, default=REAL_DIR)
     args = parser.parse_args()
 
     from foir360_core.models.preprocess import prepare_input

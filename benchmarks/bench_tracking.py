@@ -7,7 +7,8 @@
    fed as predictions. IDF1, ID switches per 100 frames and MOTA from motmetrics, and whether
    every object that crosses the seam or passes near the pole keeps one id over its whole life.
    Objects under 1/2048 of the frame are not ground-truth instances (the sequences' default).
-2. The shipped model on synthetic sequences: each frame is ranked once; the tracker then runs
+2. The synthetic demo model (``panorank-synthetic-demo``) on synthetic sequences: each frame
+   is ranked once; the tracker then runs
    over those results with smoothing off (the raw per-frame ranks) and on (the defaults, and a
    few other settings). Per setting: ID switches per 100 frames (motmetrics vs the ground-truth
    ids), top-1 changes and pairwise flips per 100 frames (objects matched by track id; the
@@ -149,7 +150,7 @@ def part2(seeds: list[int], frames: int, height: int, tmp: Path):
     """Prints the table; returns the ranker (part 3 times its inference)."""
     from foir360_core.runtime import Ranker
 
-    ranker = Ranker(backend="onnxruntime")
+    ranker = Ranker("panorank-synthetic-demo", backend="onnxruntime")
     info = ranker.info
     print(f"\n2. shipped model {info['model_name']} {info['model_version']} "
           f"({info['backend']}, input {info['input_size']}) on {len(seeds)} sequences of "
