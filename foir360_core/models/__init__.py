@@ -21,9 +21,10 @@ from pathlib import Path
 # beside it); anywhere a model is asked for (Ranker, --model, the node's model parameter) a
 # name works. Their figures and how they were made: foir360_core/assets/MODEL_CARD.md.
 SHIPPED_MODELS = {
+    "panorank-real360": "panorank_real360.safetensors",
     "panorank-synthetic-demo": "panorank_synthetic_demo.safetensors",
 }
-DEFAULT_MODEL = "panorank-synthetic-demo"
+DEFAULT_MODEL = "panorank-real360"
 
 
 def shipped_model_path(name: str = DEFAULT_MODEL) -> Path:

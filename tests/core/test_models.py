@@ -264,13 +264,23 @@ def test_export_module_runs_in_onnxruntime(model, tmp_path):
         np.testing.assert_allclose(g, w.numpy(), atol=1e-4, rtol=1e-4)
 
 
-def test_shipped_default_model_ranks_a_synthetic_panorama():
-    from foir360_core.models import default_model_path
+@pytest.mark.parametrize("name", ["panorank-real360", "panorank-synthetic-demo"])
+def test_each_shipped_model_says_what_it_is(name):
+    from foir360_core.models import DEFAULT_MODEL, SHIPPED_MODELS, shipped_model_path
+
+    assert set(SHIPPED_MODELS) == {"panorank-real360", "panorank-synthetic-demo"}
+    assert DEFAULT_MODEL == "panorank-real360"
+    _, meta = load_checkpoint(shipped_model_path(name))
+    assert meta["name"] == name and "MODEL_CARD.md" in meta["description"]
+    assert meta["dtype"] == "float16" and shipped_model_path(name).stat().st_size < 30e6
+
+
+def test_the_synthetic_demo_model_ranks_a_synthetic_panorama():
+    from foir360_core.models import shipped_model_path
     from foir360_core.synth import render_panorama
 
-    model, meta = load_checkpoint(default_model_path())
-    assert meta["name"] == "panorank-synthetic-demo" and "synthetic" in meta["description"]
-    assert meta["dtype"] == "float16" and default_model_path().stat().st_size < 30e6
+    model, meta = load_checkpoint(shipped_model_path("panorank-synthetic-demo"))
+    assert "synthetic" in meta["description"]
     pano = render_panorama(1, height=128)
     x = torch.from_numpy(prepare_input(pano.image, model.input_size))
     with torch.no_grad():
