@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         result = export_onnx(
             args.checkpoint, args.out, input_size=size,
             dynamic=args.dynamic, opset=args.opset, parity=not args.no_parity,
-            loop=not args.unrolled,            min_iou=args.min_iou, score_atol=args.score_atol,
+            loop=not args.unrolled, min_iou=args.min_iou, score_atol=args.score_atol,
         )
     except (ExportError, BackendUnavailableError, ValueError, FileNotFoundError) as err:
         log.error("%s", err)

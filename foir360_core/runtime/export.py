@@ -83,22 +83,16 @@ def _torch_export(
             output_names=list(model.output_names), dynamic_axes=axes, opset_version=opset,
             do_constant_folding=True,
         )
-    if len(inputs) > 1:
-        _default_threshold(path)
 
 
-def _default_threshold(path: Path) -> None:
-    """Give ``rank_threshold`` a default (0: never stop early), so feeding it is optional."""
+def _finish_export(path: Path, info: ModelInfo) -> None:
+    """Embed the foir360 metadata and, in a Loop export, give ``rank_threshold`` a default
+    (0: never stop early, so feeding it is optional); one load and save of the file."""
     onnx = require("onnx", "ONNX export")
     model = onnx.load(str(path))
-    model.graph.initializer.append(
-        onnx.numpy_helper.from_array(np.zeros((), np.float32), THRESHOLD_INPUT))
-    onnx.save(model, str(path))
-
-
-def _embed_metadata(path: Path, info: ModelInfo) -> None:
-    onnx = require("onnx", "ONNX export")
-    model = onnx.load(str(path))
+    if any(i.name == THRESHOLD_INPUT for i in model.graph.input):
+        model.graph.initializer.append(
+            onnx.numpy_helper.from_array(np.zeros((), np.float32), THRESHOLD_INPUT))
     del model.metadata_props[:]
     for key, value in sorted(info.to_onnx_metadata().items()):
         entry = model.metadata_props.add()
@@ -174,7 +168,7 @@ def export_onnx(
         log.info("exporting %s (%s shapes, input %dx%d, opset %d)", checkpoint,
                  "dynamic" if dynamic else "fixed", *info.input_size, opset)
         _torch_export(model, example, tmp, dynamic=dynamic, opset=opset, loop=loop)
-        _embed_metadata(tmp, info)
+        _finish_export(tmp, info)
         result = ExportResult(out, info)
         if parity:
             sizes = [info.input_size, _second_size(info.input_size)] if dynamic else [

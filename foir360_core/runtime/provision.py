@@ -26,8 +26,8 @@ def ensure_onnx(
 
     Exports live in ``cache.root/onnx``, named by the checkpoint's sha256 and input size, so
     a changed checkpoint is exported again and an unchanged one never is; the ``-loop``
-    suffix keeps Loop exports (``runtime.rank_loop``) apart from older unrolled ones. Beside each, a
-    record holds the checkpoint's and the export's sha256; an export that does not match
+    suffix keeps Loop exports (``runtime.rank_loop``) apart from older unrolled ones. Beside
+    each, a record holds the checkpoint's and the export's sha256; an export that does not match
     it (swapped, damaged, or made before records) is exported again, as stale engines are
     rebuilt.
     """

@@ -20,7 +20,7 @@ class TrackerSettings:
     paired when their masks overlap with IoU >= ``track_min_iou`` at mask resolution, or when
     the detection's spherical centroid lies within ``track_max_angle_deg`` of where the track
     is predicted to be (its last centroid moved on by its last angular velocity, or turned
-    with the camera when ``track_turn_min_pairs`` overlapping pairs fix the turn). The angle
+    with the camera when ``track_turn_min_pairs`` surely paired tracks fix the turn). The angle
     gate is what keeps small or fast objects (no overlap between frames) and objects crossing
     the seam or passing a pole on their track: distances are measured on the sphere, not the
     image. The defaults of ``rank_ema_alpha`` and ``rank_hysteresis`` were chosen with
@@ -39,11 +39,11 @@ class TrackerSettings:
                                                     "another class (a cost, not a ban: a "
                                                     "flickering class keeps its track); 0 = "
                                                     "class-agnostic")
-    track_turn_min_pairs: int = setting(2, "confidently paired tracks (masks overlapping "
-                                           "between consecutive frames) needed to estimate the "
-                                           "camera's turn, which then predicts the other "
-                                           "tracks; fewer = each track follows its own "
-                                           "motion; 0 = never")
+    track_turn_min_pairs: int = setting(2, "tracks seen in the last frame and paired again "
+                                           "(weighted by mask overlap or nearness to their own "
+                                           "prediction) needed to estimate the camera's turn, "
+                                           "which then predicts the other tracks; fewer = each "
+                                           "track follows its own motion; 0 = never")
     track_max_misses: int = setting(10, "frames a track survives without a detection; its id "
                                         "is never reused")
     track_max_gap_s: float = setting(2.0, "a stamp gap longer than this resets the tracks; "
