@@ -26,10 +26,12 @@ from foir360_core.synth import generate_dataset
 
 
 @pytest.fixture(autouse=True)
-def propagating_logs(monkeypatch):
-    """The ROS launch pytest plugin makes new loggers non-propagating; caplog needs them."""
+def propagating_logs(monkeypatch, caplog):
+    """The ROS launch pytest plugin makes new loggers non-propagating; caplog needs them, at
+    INFO (the run summaries), whether or not that plugin is installed to set a level."""
     for name in ("foir360.segment", "foir360.label", "foir360_core.segmentation.batch"):
         monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+        caplog.set_level(logging.INFO, logger=name)
 
 
 @pytest.fixture(scope="module")
