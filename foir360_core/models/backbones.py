@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from foir360_core.models.layers import wrap_longitude
+from foir360_core.models.layers import WrapConv2d, circular_pad_lon, wrap_longitude
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +129,18 @@ class MBConv(nn.Module):
         self.act = nn.ReLU6(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.act(self._bn0(self._expand_conv(x))) if self.expand else x
-        y = self.act(self._bn1(self._depthwise_conv(y)))
+        # The depthwise conv is the block's only padded one. Its longitude wrap is applied to
+        # the block's input instead: the 1x1 expansion, batch norm and ReLU6 act on each
+        # column alone, so they commute with it (in eval mode, exactly), and the wrapped
+        # columns are copied at the input's width rather than the 6x expanded one (in ONNX
+        # Runtime a 6x smaller Concat and layout reorder per block). In training, batch norm's
+        # statistics count the few wrapped columns twice.
+        dw = self._depthwise_conv
+        wraps = isinstance(dw, WrapConv2d)
+        y = circular_pad_lon(x, dw.lon_pad) if wraps else x
+        if self.expand:
+            y = self.act(self._bn0(self._expand_conv(y)))
+        y = self.act(self._bn1(dw.forward_prepadded(y) if wraps else dw(y)))
         y = self._bn2(self._project_conv(y))
         return x + y if self.residual else y
 

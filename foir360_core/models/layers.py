@@ -38,8 +38,20 @@ class WrapConv2d(nn.Conv2d):
         self._pad_lon = pad_lon
         self.padding = (pad_lat, 0)
 
+    @property
+    def lon_pad(self) -> int:
+        """Wrapped columns each side the convolution reads beyond its input's width."""
+        return self._pad_lon
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._conv_forward(circular_pad_lon(x, self._pad_lon), self.weight, self.bias)
+        return self.forward_prepadded(circular_pad_lon(x, self._pad_lon))
+
+    def forward_prepadded(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolution of ``x`` already wrapped by ``lon_pad`` columns each side.
+
+        Lets a block wrap once, early, where its tensor is narrow (see ``MBConv``).
+        """
+        return self._conv_forward(x, self.weight, self.bias)
 
     @classmethod
     def from_conv(cls, conv: nn.Conv2d) -> WrapConv2d:

@@ -8,7 +8,8 @@ size that is a multiple of 32 and returns a dict:
 * the rank head's outputs (``model.rank_head.type``, see ``models.heads``): e.g.
   ``rank_scores`` (B, Q) for the sequential head (eval mode, or ``rank=True``),
   ``rank_logits`` (B, Q, R) for the Hungarian one;
-* ``aux`` (per-layer predictions), ``queries`` and ``memory`` for the training losses.
+* ``aux`` (per-layer predictions, in training mode only), ``queries`` and ``memory`` for
+  the training losses.
 
 ``export_module()`` wraps the eval path as a module returning the tuple of
 ``output_names`` (class_logits, mask_logits, then the head's outputs), which
@@ -79,7 +80,8 @@ class PanoRank(nn.Module):
         check_input_size(int(images.shape[-2]), int(images.shape[-1]))
         feats = self.backbone(images)
         mask_features, scales = self.pixel_decoder(feats, self.pos)
-        preds, queries = self.decoder(mask_features, scales, self.pos)
+        # per-layer masks are training targets only; inference takes the cheaper path
+        preds, queries = self.decoder(mask_features, scales, self.pos, aux_masks=self.training)
         top = scales[0]
         memory = top.flatten(2).transpose(1, 2)
         memory_pos = self.pos(top.shape[-2], top.shape[-1], top.device).unsqueeze(0)

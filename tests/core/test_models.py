@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as nnf
 
 from foir360_core.models import build_model
-from foir360_core.models.backbones import build_backbone
+from foir360_core.models.backbones import MBConv, build_backbone
 from foir360_core.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from foir360_core.models.config import ConfigError, apply_overrides, load_config
 from foir360_core.models.heads.hungarian import exclusive_ranks
@@ -85,9 +85,54 @@ def test_shipped_model_loads_unchanged_and_matches_the_pad_then_convolve_form():
         for conv in (m for m in model.modules() if isinstance(m, WrapConv2d)):
             pad = conv.padding[0], conv._pad_lon
             conv.forward = lambda t, c=conv, p=pad: _padded_then_convolved(c, t, p)
+            conv.forward_prepadded = lambda t, c=conv, p=pad: _padded_then_convolved(
+                c, t, (p[0], 0))
         separate = model(x)
     for key in ("class_logits", "mask_logits", "rank_scores"):
         torch.testing.assert_close(folded[key], separate[key], atol=1e-4, rtol=1e-4)
+
+
+def _wrapping_late(block: MBConv, x: torch.Tensor) -> torch.Tensor:
+    """The former ``MBConv.forward``: the depthwise conv wraps its own (expanded) input."""
+    y = block.act(block._bn0(block._expand_conv(x))) if block.expand else x
+    y = block.act(block._bn1(block._depthwise_conv(y)))
+    y = block._bn2(block._project_conv(y))
+    return x + y if block.residual else y
+
+
+def test_blocks_that_wrap_their_narrow_input_equal_wrapping_the_expanded_one():
+    """Every block of the shipped backbone, and so the whole backbone, gives the same maps
+    whether the wrap is applied before the pointwise expansion or after it."""
+    from foir360_core.models import default_model_path
+
+    model, _ = load_checkpoint(default_model_path())
+    backbone = model.float().eval().backbone
+    x = torch.randn(1, 3, 64, 128, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        early = backbone(x)
+        for block in backbone._blocks:
+            block.forward = lambda t, b=block: _wrapping_late(b, t)
+        late = backbone(x)
+    for a, b in zip(early, late, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_inference_decoder_path_equals_the_training_path():
+    """Eval mode resizes the mask features once per scale instead of every layer's mask
+    logits; the shipped model's outputs are the same either way."""
+    from foir360_core.models import default_model_path
+
+    model, _ = load_checkpoint(default_model_path())
+    model = model.float().eval()
+    x = torch.randn(1, 3, 128, 256, generator=torch.Generator().manual_seed(2))
+    decoder_forward = model.decoder.forward
+    with torch.no_grad():
+        fast = model(x)
+        model.decoder.forward = lambda *a, **k: decoder_forward(*a, **{**k, "aux_masks": True})
+        full = model(x)
+    assert fast["aux"] == [] and len(full["aux"]) == len(model.decoder.layers)
+    for key in ("class_logits", "mask_logits", "rank_scores"):
+        torch.testing.assert_close(fast[key], full[key], atol=1e-4, rtol=1e-4)
 
 
 def test_seam_wrap_left_edge_reaches_right_edge():
