@@ -8,21 +8,42 @@ names the problem and the fix; callers count it and carry on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
 from foir360_core.geometry import ErpShapeError, check_erp_shape
 from foir360_ros.interfaces import MessageTypes
 
-# encoding -> (channels, OpenCV conversion to RGB; None = already RGB)
+# encoding -> (channels, OpenCV conversion to 3 channels; None = used as it comes). bgr8 and
+# bgra8 stay in BGR order: ranking swaps channels at network input size, not at frame size.
 ENCODINGS: dict[str, tuple[int, int | None]] = {
     "rgb8": (3, None),
-    "bgr8": (3, cv2.COLOR_BGR2RGB),
+    "bgr8": (3, None),
     "rgba8": (4, cv2.COLOR_RGBA2RGB),
-    "bgra8": (4, cv2.COLOR_BGRA2RGB),
+    "bgra8": (4, cv2.COLOR_BGRA2BGR),
     "mono8": (1, cv2.COLOR_GRAY2RGB),
 }
+BGR_ENCODINGS = ("bgr8", "bgra8")
 COMPRESSED_FORMATS = ("jpeg", "png")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A decoded frame's (H, W, 3) uint8 pixels in the channel order they arrived in.
+
+    ``bgr`` marks OpenCV's order (bgr8, bgra8, decoded JPEG and PNG payloads). Converting a
+    2048x1024 frame to RGB costs milliseconds that ``Ranker.rank(..., bgr=True)`` avoids by
+    swapping channels in its input lookup at network size.
+    """
+
+    pixels: np.ndarray
+    bgr: bool
+
+    def rgb(self) -> np.ndarray:
+        """The pixels in RGB order (a view of BGR ones, for drawing and tests)."""
+        return self.pixels[..., ::-1] if self.bgr else self.pixels
 
 
 class BadFrameError(ValueError):
@@ -33,8 +54,8 @@ class BadFrameError(ValueError):
         self.reason = reason
 
 
-def image_to_rgb(msg) -> np.ndarray:
-    """(H, W, 3) RGB uint8 from a ``sensor_msgs/Image`` of a supported encoding."""
+def image_to_frame(msg) -> Frame:
+    """The pixels of a ``sensor_msgs/Image`` of a supported encoding."""
     encoding = str(msg.encoding)
     if encoding not in ENCODINGS:
         raise BadFrameError(
@@ -62,14 +83,15 @@ def image_to_rgb(msg) -> np.ndarray:
             f"(needs {step * height}); check the driver or the bag",
         )
     rows = data[: step * height].reshape(height, step)[:, :row_bytes]
-    if conversion is None:  # rgb8: a view of the message's buffer, no copy of a large frame
-        return rows.reshape(height, width, 3)
+    bgr = encoding in BGR_ENCODINGS
+    if conversion is None:  # rgb8, bgr8: a view of the message's buffer, no copy of a frame
+        return Frame(rows.reshape(height, width, 3), bgr)
     pixels = rows if channels == 1 else rows.reshape(height, width, channels)
-    return cv2.cvtColor(np.ascontiguousarray(pixels), conversion)
+    return Frame(cv2.cvtColor(np.ascontiguousarray(pixels), conversion), bgr)
 
 
-def compressed_to_rgb(msg) -> np.ndarray:
-    """(H, W, 3) RGB uint8 from a jpeg or png ``sensor_msgs/CompressedImage``.
+def compressed_to_frame(msg) -> Frame:
+    """The pixels of a jpeg or png ``sensor_msgs/CompressedImage`` (BGR, as OpenCV decodes).
 
     ``format`` may be a bare ``jpeg``/``png`` or image_transport's ``"bgr8; jpeg compressed
     bgr8"``; depth-compressed and video payloads are rejected.
@@ -89,7 +111,7 @@ def compressed_to_rgb(msg) -> np.ndarray:
             f"could not decode the {msg.format} payload ({data.size} bytes): corrupt or "
             "truncated; check the publisher",
         )
-    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+    return Frame(decoded, bgr=True)
 
 
 def check_erp(image: np.ndarray, *, strict: bool = True) -> None:

@@ -11,16 +11,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from foir360_core.runtime.overlay import draw_ranked_overlay
 from foir360_core.structures import PanoInstances
 from foir360_core.tracking import Detections, TrackedFrame, Tracker, TrackerSettings
 from foir360_ros.images import (
+    Frame,
     array_to_image,
     check_erp,
-    compressed_to_rgb,
-    image_to_rgb,
+    compressed_to_frame,
+    image_to_frame,
 )
 from foir360_ros.interfaces import MessageTypes
 from foir360_ros.ranked import (
@@ -39,7 +38,7 @@ class FrameResult:
     """Everything one processed frame produced; ``timings_ms`` has one entry per stage."""
 
     header: object
-    rgb: np.ndarray
+    frame: Frame
     instances: PanoInstances
     ranked: object
     tracked: TrackedFrame
@@ -76,19 +75,20 @@ class RankingPipeline:
             name=str(info["model_name"]), version=str(info["model_version"]),
             class_names=tuple(str(c) for c in info["class_names"]))
 
-    def decode(self, msg) -> np.ndarray:
-        """RGB pixels of an ``Image`` or ``CompressedImage`` (told apart by their fields)."""
-        rgb = compressed_to_rgb(msg) if hasattr(msg, "format") else image_to_rgb(msg)
-        check_erp(rgb, strict=self.strict_erp)
-        return rgb
+    def decode(self, msg) -> Frame:
+        """The pixels of an ``Image`` or ``CompressedImage`` (told apart by their fields)."""
+        frame = compressed_to_frame(msg) if hasattr(msg, "format") else image_to_frame(msg)
+        check_erp(frame.pixels, strict=self.strict_erp)
+        return frame
 
     def process(self, msg) -> FrameResult:
         """Rank one input message; raises :class:`BadFrameError` on bad input."""
         start = time.perf_counter()
-        rgb = self.decode(msg)
+        frame = self.decode(msg)
         decode_ms = _elapsed_ms(start)
-        mask_size = mask_size_for(rgb.shape[:2], self.mask_height)
-        instances = self.ranker.rank(rgb, mask_size=mask_size)
+        image_size = frame.pixels.shape[:2]
+        mask_size = mask_size_for(image_size, self.mask_height)
+        instances = self.ranker.rank(frame.pixels, mask_size=mask_size, bgr=frame.bgr)
         stages = self.ranker.timings
         start = time.perf_counter()
         rles = instances.to_rle()
@@ -98,12 +98,12 @@ class RankingPipeline:
         tracked = self.track(instances, rles, msg.header)
         track_ms = _elapsed_ms(start)
         start = time.perf_counter()
-        ranked = instances_to_msg(self.types, msg.header, instances, image_size=rgb.shape[:2],
+        ranked = instances_to_msg(self.types, msg.header, instances, image_size=image_size,
                                   model=self.model, tracked=tracked, rles=rles)
         timings = {"decode": decode_ms, "pre": stages.pre_ms, "infer": stages.infer_ms,
                    "post": stages.post_ms, "track": track_ms,
                    "encode": encode_ms + _elapsed_ms(start)}
-        return FrameResult(msg.header, rgb, instances, ranked, tracked, timings)
+        return FrameResult(msg.header, frame, instances, ranked, tracked, timings)
 
     def track(self, instances: PanoInstances, rles: list[dict], header) -> TrackedFrame:
         """Identity and published ranks of a frame's instances (per-frame ones without a tracker).
@@ -127,5 +127,5 @@ class RankingPipeline:
     def overlay(self, result: FrameResult):
         """rgb8 debug image at source resolution."""
         instances = result.instances.with_ranks(result.tracked.ranks)
-        picture = draw_ranked_overlay(result.rgb, instances)
+        picture = draw_ranked_overlay(result.frame.rgb(), instances)
         return array_to_image(self.types, result.header, picture, "rgb8")

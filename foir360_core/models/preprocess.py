@@ -11,13 +11,22 @@ import numpy as np
 
 from foir360_core.models.artifact import MEAN, STD
 
+# uint8 value -> normalised input, per RGB channel (3, 256): (v / 255 - mean) / std with the
+# float32 operations of the whole-image form, so looking a pixel up gives the same bits as
+# computing it; one gather per channel replaces four full-size float passes and a transpose.
+_LUT = ((np.arange(256, dtype=np.float32) * np.float32(1.0 / 255.0))[None]
+        - np.asarray(MEAN, np.float32)[:, None]) / np.asarray(STD, np.float32)[:, None]
 
-def prepare_input(image_rgb: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray:
-    """(H, W, 3) RGB uint8 → (1, 3, h, w) float32 normalised, resized to ``input_hw``.
 
-    Area interpolation when shrinking (no aliasing of thin objects), linear when enlarging.
+def prepare_input(image: np.ndarray, input_hw: tuple[int, int], *, bgr: bool = False
+                  ) -> np.ndarray:
+    """(H, W, 3) uint8 → (1, 3, h, w) float32 normalised RGB, resized to ``input_hw``.
+
+    ``bgr`` says the channels come in OpenCV's order (bgr8 frames, decoded JPEGs): they are
+    swapped in the lookup at input size, never by copying the full-size frame. Area
+    interpolation when shrinking (no aliasing of thin objects), linear when enlarging.
     """
-    image = np.asarray(image_rgb)
+    image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(
             f"expected an RGB uint8 image of shape (H, W, 3), got {image.dtype} {image.shape}; "
@@ -29,6 +38,7 @@ def prepare_input(image_rgb: np.ndarray, input_hw: tuple[int, int]) -> np.ndarra
         image = cv2.resize(
             image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
         )
-    x = image.astype(np.float32) * (1.0 / 255.0)
-    x = (x - np.asarray(MEAN, np.float32)) / np.asarray(STD, np.float32)
-    return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+    out = np.empty((1, 3, h, w), dtype=np.float32)
+    for channel in range(3):
+        np.take(_LUT[channel], image[..., 2 - channel if bgr else channel], out=out[0, channel])
+    return out

@@ -218,8 +218,7 @@ class Ranker:
 
         out_size = tuple(mask_size) if mask_size else image.shape[:2]
         with self._counter.stage("pre"):
-            rgb = image[..., ::-1] if bgr else image
-            batch = prepare_input(rgb, self.input_size)
+            batch = prepare_input(image, self.input_size, bgr=bgr)
         with self._counter.stage("infer"):
             outputs = self._backend.infer(batch)
         with self._counter.stage("post"):

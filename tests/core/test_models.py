@@ -6,6 +6,7 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -254,6 +255,19 @@ def test_prepare_input_normalises_and_rejects_bad_images():
     assert np.allclose(x, 1.0)
     with pytest.raises(ValueError, match="RGB uint8"):
         prepare_input(img.astype(np.float32), (64, 128))
+
+
+def test_prepare_input_gives_the_arithmetic_form_bit_for_bit_in_either_channel_order():
+    from foir360_core.models.artifact import MEAN, STD
+
+    rgb = np.random.default_rng(3).integers(0, 256, (96, 192, 3), dtype=np.uint8)
+    small = cv2.resize(rgb, (128, 64), interpolation=cv2.INTER_AREA)
+    expected = (small.astype(np.float32) * (1.0 / 255.0) - np.asarray(MEAN, np.float32)) \
+        / np.asarray(STD, np.float32)
+    expected = expected.transpose(2, 0, 1)[None]
+    np.testing.assert_array_equal(prepare_input(rgb, (64, 128)), expected)
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    np.testing.assert_array_equal(prepare_input(bgr, (64, 128), bgr=True), expected)
 
 
 def test_checkpoint_roundtrip_and_no_pickle(model, tiny, tmp_path):

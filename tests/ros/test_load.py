@@ -38,9 +38,9 @@ class SlowRanker:
     def warmup(self):
         return self.ranker.warmup()
 
-    def rank(self, image, mask_size=None):
+    def rank(self, image, mask_size=None, *, bgr=False):
         time.sleep(self.delay_s)
-        return self.ranker.rank(image, mask_size=mask_size)
+        return self.ranker.rank(image, mask_size=mask_size, bgr=bgr)
 
 
 def _rss_mb() -> float:

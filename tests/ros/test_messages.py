@@ -167,7 +167,7 @@ def test_label_image_is_lossless_mono16_with_the_important_object_on_top(
 
 @pytest.mark.parametrize("encoding", ["rgb8", "bgr8", "rgba8", "bgra8", "mono8"])
 def test_every_supported_encoding_with_row_padding(rclpy_types, encoding):
-    from foir360_ros.images import image_to_rgb
+    from foir360_ros.images import image_to_frame
 
     rgb = np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8)
     if encoding == "mono8":
@@ -181,11 +181,16 @@ def test_every_supported_encoding_with_row_padding(rclpy_types, encoding):
     msg = rclpy_types["sensor_msgs/msg/Image"](
         header=header(rclpy_types, 1), height=H, width=W, encoding=encoding, is_bigendian=0,
         step=padded.shape[1], data=rclpy_types.uint8_field(padded))
-    np.testing.assert_array_equal(image_to_rgb(msg), rgb)
+    frame = image_to_frame(msg)
+    assert frame.bgr == encoding.startswith("bgr")
+    np.testing.assert_array_equal(frame.rgb(), rgb)
 
 
 def test_compressed_jpeg_and_png(bags_types):
-    from foir360_ros.images import compressed_to_rgb, rgb_to_compressed
+    from foir360_ros.images import compressed_to_frame, rgb_to_compressed
+
+    def compressed_to_rgb(msg):
+        return compressed_to_frame(msg).rgb()
 
     rgb = np.zeros((H, W, 3), np.uint8)
     rgb[:, : W // 2] = (200, 30, 10)
@@ -232,13 +237,13 @@ BAD_FRAMES = {
 
 @pytest.mark.parametrize("kind", sorted(BAD_FRAMES))
 def test_bad_frames_are_rejected_with_the_problem_and_the_fix(bags_types, kind):
-    from foir360_ros.images import BadFrameError, check_erp, compressed_to_rgb, image_to_rgb
+    from foir360_ros.images import BadFrameError, check_erp, compressed_to_frame, image_to_frame
 
     build, expected = BAD_FRAMES[kind]
     msg = build(bags_types)
     with pytest.raises(BadFrameError) as caught:
-        rgb = compressed_to_rgb(msg) if hasattr(msg, "format") else image_to_rgb(msg)
-        check_erp(rgb)
+        frame = compressed_to_frame(msg) if hasattr(msg, "format") else image_to_frame(msg)
+        check_erp(frame.pixels)
     assert expected in str(caught.value)
     assert caught.value.reason
 
@@ -281,3 +286,27 @@ def test_config_file_lists_every_node_parameter_with_its_default():
     params = config["/**"]["ros__parameters"]
     assert params == parameter_defaults(*SETTINGS_CLASSES)
     assert list(params) != sorted(params)  # grouped by purpose, not just dumped
+
+
+def test_frames_in_either_channel_order_rank_the_same(bags_types, node_model):
+    """bgr8 frames and decoded PNGs stay BGR until the network input: the same picture as
+    rgb8, bgr8 or PNG gives the same instances, ranks and masks."""
+    from foir360_core.runtime import Ranker
+    from foir360_core.synth import render_panorama
+    from foir360_ros.images import array_to_image, rgb_to_compressed
+    from foir360_ros.pipeline import RankingPipeline
+
+    rgb = render_panorama(4, height=128).image
+    pipeline = RankingPipeline(Ranker(str(node_model), backend="onnxruntime", threads=1),
+                               bags_types, mask_height=64)
+    results = [pipeline.process(msg) for msg in (
+        array_to_image(bags_types, header(bags_types, 1), rgb, "rgb8"),
+        array_to_image(bags_types, header(bags_types, 1), rgb, "bgr8"),
+        rgb_to_compressed(bags_types, header(bags_types, 1), rgb, "png"))]
+    assert [r.frame.bgr for r in results] == [False, True, True]
+    first = results[0].instances
+    assert len(first) >= 1
+    for other in results[1:]:
+        np.testing.assert_array_equal(other.instances.ranks, first.ranks)
+        np.testing.assert_array_equal(other.instances.masks, first.masks)
+        np.testing.assert_array_equal(other.frame.rgb(), rgb)

@@ -42,8 +42,9 @@ class OracleRanker:
     def warmup(self) -> None:
         """Nothing to warm up."""
 
-    def rank(self, rgb: np.ndarray, mask_size=None) -> PanoInstances:
-        instances = self.by_image[np.ascontiguousarray(rgb).tobytes()]
+    def rank(self, image: np.ndarray, mask_size=None, *, bgr=False) -> PanoInstances:
+        instances = self.by_image[np.ascontiguousarray(image[..., ::-1] if bgr else image
+                                                       ).tobytes()]
         if mask_size is not None and tuple(mask_size) != instances.image_size:
             raise ValueError("the oracle answers at image resolution only (mask_height 0)")
         solid = np.array([g.solid_angle for g in instances.geometry])
