@@ -10,7 +10,9 @@ load average is printed before and after.
 
 1. Network vs floor: the full model and its seam-wrapped backbone alone (the floor; no
    pixel decoder, transformer or heads), both exported by this checkout's code, at
-   the model's own input size and 512x1024.
+   the model's own input size and 512x1024, on the 4096x2048 photo of (3) as deployed (the
+   rank loop's threshold fed with the runtime's score threshold); and the same backbone
+   without the seam wrap (plain zero padding), to show what wrapping still costs.
 2. Node pipeline: ``foir360_ros.pipeline.RankingPipeline`` (decode, pre, infer, post,
    encode = geometry + RLE + message) on rosbags messages of synthetic 1024x512,
    2048x1024, 4096x2048 and 5760x2880 frames, masks at the node's default 512 rows; and
@@ -71,30 +73,43 @@ def load() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
 
 
-def export_networks(checkpoint: Path, tmp: Path, size: tuple[int, int]) -> tuple[Path, Path]:
-    """The full model through the package's exporter, and its backbone alone."""
+def export_networks(checkpoint: Path, tmp: Path, size: tuple[int, int]) -> dict[str, Path]:
+    """The full model through the package's exporter, its backbone alone, and that backbone
+    with plain zero padding instead of the seam wrap (same weights)."""
     import torch
 
     from foir360_core.models.checkpoint import load_checkpoint
+    from foir360_core.models.layers import WrapConv2d
     from foir360_core.runtime.engine_cache import EngineCache
     from foir360_core.runtime.provision import ensure_onnx
 
-    full = ensure_onnx(checkpoint, EngineCache(tmp / "cache"), size)
+    paths = {"full": ensure_onnx(checkpoint, EngineCache(tmp / "cache"), size)}
     model, _ = load_checkpoint(checkpoint)
-    backbone = tmp / f"backbone-{size[0]}x{size[1]}.onnx"
-    with torch.no_grad():
-        torch.onnx.export(model.float().eval().backbone, (torch.zeros(1, 3, *size),),
-                          str(backbone), dynamo=False, input_names=["images"],
-                          output_names=["c2", "c3", "c4", "c5"], do_constant_folding=True)
-    return full, backbone
+    backbone = model.float().eval().backbone
+    for name in ("backbone", "plain backbone"):
+        if name == "plain backbone":
+            for conv in (m for m in backbone.modules() if isinstance(m, WrapConv2d)):
+                conv._pad_lon = 0
+                conv.padding = tuple(k // 2 for k in conv.kernel_size)
+        paths[name] = tmp / f"{name.replace(' ', '-')}-{size[0]}x{size[1]}.onnx"
+        with torch.no_grad():
+            torch.onnx.export(backbone, (torch.zeros(1, 3, *size),), str(paths[name]),
+                              dynamo=False, input_names=["images"],
+                              output_names=["c2", "c3", "c4", "c5"], do_constant_folding=True)
+    return paths
 
 
-def network_runner(path: Path, size: tuple[int, int]) -> Callable[[], None]:
+def network_runner(path: Path, image: np.ndarray, size: tuple[int, int]) -> Callable[[], None]:
+    """One inference of ``image`` as the runtime feeds it (rank threshold included)."""
+    from foir360_core.models.artifact import INPUT_NAME, THRESHOLD_INPUT
+    from foir360_core.models.preprocess import prepare_input
     from foir360_core.onnx import onnx_session
+    from foir360_core.settings import RankerSettings
 
     session = onnx_session(path, threads=1)
-    feed = {session.get_inputs()[0].name:
-            np.random.default_rng(0).normal(size=(1, 3, *size)).astype(np.float32)}
+    feed = {INPUT_NAME: prepare_input(image, size)}
+    if THRESHOLD_INPUT in {i.name for i in session.get_inputs()}:
+        feed[THRESHOLD_INPUT] = np.array(RankerSettings().score_threshold, np.float32)
     session.run(None, feed)
     return lambda: session.run(None, feed) and None
 
@@ -175,18 +190,18 @@ def main() -> int:
         ranker_opts = {"backend": "onnxruntime", "threads": 1, "cache_dir": str(tmp / "cache")}
         native = Ranker(str(checkpoint), **ranker_opts)
         small, large = tuple(native.model_info.input_size), (512, 1024)  # the model's own size
+        photo, photo_what = photo_4096()
         nets, exports = {}, {}
         for size in (small, large):
-            full, backbone = export_networks(checkpoint, tmp, size)
-            exports[size] = full
-            nets[f"full {size[0]}x{size[1]}"] = network_runner(full, size)
-            nets[f"backbone {size[0]}x{size[1]}"] = network_runner(backbone, size)
+            paths = export_networks(checkpoint, tmp, size)
+            exports[size] = paths["full"]
+            for name, path in paths.items():
+                nets[f"{name} {size[0]}x{size[1]}"] = network_runner(path, photo, size)
         types = rosbags_types()
         pipeline = RankingPipeline(native, types, mask_height=NODE_MASK_HEIGHT)
         wide = RankingPipeline(Ranker(str(checkpoint), input_height=large[0], **ranker_opts),
                                types, mask_height=NODE_MASK_HEIGHT)
         frames = {h: frame_message(types, h, synthetic(h)) for h in heights}
-        photo, photo_what = photo_4096()
 
         def node(pipe, msg) -> Callable[[], dict[str, float]]:
             return lambda: pipe.process(msg).timings_ms
@@ -211,12 +226,15 @@ def main() -> int:
             for name, fn in configs.items():
                 timer.run(name, fn)
 
-        print("\n1. network vs its seam-wrapped backbone (medians, ms)")
+        print(f"\n1. network vs its seam-wrapped backbone, on the {photo_what} "
+              "(medians, ms)")
         for size in (f"{small[0]}x{small[1]}", f"{large[0]}x{large[1]}"):
             fw, fc = timer.median(f"full {size}")
             bw, bc = timer.median(f"backbone {size}")
+            _, pc = timer.median(f"plain backbone {size}")
             print(f"   {size:>8}: full {fw:7.1f} wall {fc:7.1f} CPU | backbone {bw:7.1f} wall "
-                  f"{bc:7.1f} CPU | full / backbone {fw / bw:.2f}x wall, {fc / bc:.2f}x CPU")
+                  f"{bc:7.1f} CPU | full / backbone {fw / bw:.2f}x wall, {fc / bc:.2f}x CPU | "
+                  f"plain backbone {pc:7.1f} CPU, wrapped / plain {bc / pc:.2f}x CPU")
 
         print(f"\n2. node pipeline, masks {NODE_MASK_HEIGHT} rows (medians, ms; stages are wall)")
         print(f"   {'frame':>31} {'decode':>7} {'pre':>6} {'infer':>7} {'post':>6} "

@@ -32,6 +32,8 @@ def seam_labels(mask: np.ndarray, connectivity: int = 8) -> tuple[np.ndarray, in
     a = np.concatenate([p[0] for p in pairs])
     b = np.concatenate([p[1] for p in pairs])
     touch = (a > 0) & (b > 0)
+    if not touch.any():  # most masks: nothing crosses the seam, no graph to build
+        return labels, n
     graph = coo_matrix((np.ones(int(touch.sum())), (a[touch] - 1, b[touch] - 1)), shape=(n, n))
     count, joined = connected_components(graph, directed=False)
     lookup = np.concatenate([[0], joined + 1])

@@ -86,3 +86,13 @@ def test_post_processing_publishes_each_object_once():
     everything = outputs_to_instances(outputs, rank_head="sequential", out_size=(H, W),
                                       dedup_iou=1.0, duplicate_iou=1.0)
     assert len(everything) == 3
+
+
+def test_longitude_major_masks_give_the_same_iou():
+    """The runtime's masks are longitude-major views (RLE layout); they are made row-major
+    before packing, and must measure exactly as row-major copies do."""
+    rng = np.random.default_rng(5)
+    masks = rng.random((5, H, W)) < 0.3
+    lon_major = np.ascontiguousarray(masks.transpose(0, 2, 1)).transpose(0, 2, 1)
+    assert not lon_major.flags.c_contiguous
+    np.testing.assert_array_equal(spherical_iou(lon_major), spherical_iou(masks))
