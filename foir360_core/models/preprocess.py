@@ -11,11 +11,14 @@ import numpy as np
 
 from foir360_core.models.artifact import MEAN, STD
 
-# uint8 value -> normalised input, per RGB channel (3, 256): (v / 255 - mean) / std with the
-# float32 operations of the whole-image form, so looking a pixel up gives the same bits as
-# computing it; one gather per channel replaces four full-size float passes and a transpose.
-_LUT = ((np.arange(256, dtype=np.float32) * np.float32(1.0 / 255.0))[None]
-        - np.asarray(MEAN, np.float32)[:, None]) / np.asarray(STD, np.float32)[:, None]
+# uint8 value -> normalised input, per RGB channel: (v / 255 - mean) / std with the float32
+# operations of the whole-image form, so looking a pixel up gives the same bits as computing
+# it. As cv2.LUT tables (1, 256, 3) for RGB and for BGR pixels: one lookup and one split into
+# the output planes replace four full-size float passes and a transpose.
+_TABLE = ((np.arange(256, dtype=np.float32) * np.float32(1.0 / 255.0))[None]
+          - np.asarray(MEAN, np.float32)[:, None]) / np.asarray(STD, np.float32)[:, None]
+_LUTS = {False: np.ascontiguousarray(_TABLE.T[None]),
+         True: np.ascontiguousarray(_TABLE[::-1].T[None])}
 
 
 def prepare_input(image: np.ndarray, input_hw: tuple[int, int], *, bgr: bool = False
@@ -39,6 +42,6 @@ def prepare_input(image: np.ndarray, input_hw: tuple[int, int], *, bgr: bool = F
             image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
         )
     out = np.empty((1, 3, h, w), dtype=np.float32)
-    for channel in range(3):
-        np.take(_LUT[channel], image[..., 2 - channel if bgr else channel], out=out[0, channel])
+    planes = [out[0, c] for c in ((2, 1, 0) if bgr else (0, 1, 2))]
+    cv2.split(cv2.LUT(image, _LUTS[bgr]), planes)
     return out

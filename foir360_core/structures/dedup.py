@@ -15,17 +15,18 @@ import numpy as np
 from foir360_core.geometry import solid_angle_weights
 
 
-def _row_major(masks: np.ndarray) -> np.ndarray:
-    """(N, H, W) bool masks in row-major memory, as ``np.packbits`` along rows reads fastest.
-
-    The runtime's masks are longitude-major (COCO RLE's layout); OpenCV transposes each
-    several times faster than numpy copies the strided view.
-    """
-    masks = np.asarray(masks, dtype=bool)
+def _lon_major(masks: np.ndarray) -> np.ndarray | None:
+    """The (N, W, H) longitude-major memory behind ``masks`` (COCO RLE's layout, which the
+    runtime's masks have), or None when they are laid out otherwise."""
     lon_major = masks.transpose(0, 2, 1)
-    if masks.flags.c_contiguous or not lon_major.flags.c_contiguous or not len(masks):
-        return np.ascontiguousarray(masks)
-    out = np.empty(masks.shape, dtype=np.uint8)
+    return lon_major if lon_major.flags.c_contiguous and not masks.flags.c_contiguous else None
+
+
+def _transposed(lon_major: np.ndarray) -> np.ndarray:
+    """(N, H, W) row-major copies of (N, W, H) masks: OpenCV transposes each several times
+    faster than numpy copies a strided view."""
+    count, width, height = lon_major.shape
+    out = np.empty((count, height, width), dtype=np.uint8)
     for source, target in zip(lon_major.view(np.uint8), out, strict=True):
         cv2.transpose(source, target)
     return out.view(bool)
@@ -37,30 +38,43 @@ def spherical_iou(masks: np.ndarray, above: float = 0.0) -> np.ndarray:
     Pairs whose IoU cannot exceed ``above`` (the smaller area over the larger is at most
     ``above``) are not measured and read 0.
 
-    The masks are bit-packed and a pair is only compared where it can overlap: on the rows of
-    the first mask, and only if the two share a row and an 8-column block. No BLAS (whose
-    threads crawl on a busy CPU), and little work for objects far apart, however small the
-    masks (sampling rows would miss a small object's duplicate).
+    Areas and the rows and columns each mask uses are read in the masks' own memory order;
+    only masks of pairs that share a row and a column are bit-packed, and a pair is compared
+    on the rows of its first mask. No BLAS (whose threads crawl on a busy CPU), and little
+    work for objects far apart, however small the masks (sampling rows would miss a small
+    object's duplicate).
     """
-    masks = _row_major(masks)
-    count, height, width = masks.shape
-    packed = np.packbits(masks, axis=2)  # (N, H, ceil(W / 8))
+    masks = np.asarray(masks, dtype=bool)
+    height, width = masks.shape[1:]
+    lon_major = _lon_major(masks)
+    # bytes summed into int32: 4x faster than numpy's bool sum across longitudes
+    if lon_major is None:
+        row_counts = masks.view(np.uint8).sum(axis=2, dtype=np.int32)
+        used_cols = masks.any(axis=1)
+    else:
+        row_counts = lon_major.view(np.uint8).sum(axis=1, dtype=np.int32)
+        used_cols = lon_major.any(axis=2)
     row_weights = solid_angle_weights(height, width)[:, 0]
-    area = np.bitwise_count(packed).sum(axis=2, dtype=np.int64) @ row_weights
-    used_rows = packed.any(axis=2)
-    used_blocks = packed.any(axis=1)
+    area = row_counts @ row_weights
+    used_rows = row_counts > 0
     ratio = np.minimum(area[:, None], area[None, :]) / np.maximum(
         np.maximum(area[:, None], area[None, :]), 1e-300)
-    may_touch = ((used_rows.astype(np.int32) @ used_rows.T.astype(np.int32) > 0)
-                 & (used_blocks.astype(np.int32) @ used_blocks.T.astype(np.int32) > 0)
-                 & (ratio > above))
-    inter = np.zeros((count, count))
-    for i in range(count):
-        others = np.flatnonzero(may_touch[i, i:]) + i
-        rows = np.flatnonzero(used_rows[i])
-        shared = packed[i, rows][None] & packed[others][:, rows]
-        counts = np.bitwise_count(shared).sum(axis=2, dtype=np.int64)
-        inter[i, others] = inter[others, i] = counts @ row_weights[rows]
+    may_touch = np.triu((used_rows.astype(np.int32) @ used_rows.T.astype(np.int32) > 0)
+                        & (used_cols.astype(np.int32) @ used_cols.T.astype(np.int32) > 0)
+                        & (ratio > above), k=1)
+    inter = np.diag(area)
+    involved = np.flatnonzero(may_touch.any(axis=0) | may_touch.any(axis=1))
+    if involved.size:
+        row_major = masks[involved] if lon_major is None else _transposed(lon_major[involved])
+        packed = np.packbits(row_major, axis=2)  # (n, H, ceil(W / 8)), as rows are read
+        slot = {int(m): k for k, m in enumerate(involved)}
+        for i in np.flatnonzero(may_touch.any(axis=1)):
+            others = np.flatnonzero(may_touch[i])
+            rows = np.flatnonzero(used_rows[i])
+            mine = packed[slot[int(i)], rows]
+            shared = mine[None] & packed[[slot[int(j)] for j in others]][:, rows]
+            counts = np.bitwise_count(shared).sum(axis=2, dtype=np.int64)
+            inter[i, others] = inter[others, i] = counts @ row_weights[rows]
     union = area[:, None] + area[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
