@@ -45,17 +45,20 @@ def seam_components(mask: np.ndarray) -> int:
     return seam_labels(mask)[1]
 
 
-def largest_part(mask: np.ndarray, connectivity: int = 8) -> np.ndarray:
+def largest_part(mask: np.ndarray, connectivity: int = 8, *, top: int = 0,
+                 height: int | None = None) -> np.ndarray:
     """The (H, W) mask's seam-joined part of the largest solid angle (all of it if whole).
 
     Parts are weighed by solid angle (cos latitude per row), not pixels: a part near a pole
     covers more ERP pixels than an equal part on the horizon. Ties go to the lower label.
+    ``mask`` may be the band of rows ``top``.. of an ERP ``height`` rows tall (default: the
+    whole ERP), so a caller can pass only the rows an object uses.
     """
     labels, n = seam_labels(mask, connectivity)
     if n < 2:
         return np.asarray(mask, dtype=bool)
-    h = labels.shape[0]
-    row_weight = np.cos((0.5 - (np.arange(h) + 0.5) / h) * np.pi)
+    h = labels.shape[0] if height is None else height
+    row_weight = np.cos((0.5 - (np.arange(h) + 0.5) / h) * np.pi)[top:top + labels.shape[0]]
     weights = np.broadcast_to(row_weight[:, None], labels.shape)
     size = np.bincount(labels.ravel(), weights.ravel(), minlength=n + 1)
     return labels == 1 + int(np.argmax(size[1:]))

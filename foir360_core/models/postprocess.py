@@ -125,8 +125,11 @@ def keep_largest_parts(logits: np.ndarray, cut: float) -> np.ndarray:
     floor = np.float32(cut - 1e-3 * (1.0 + abs(cut)))
     for logit in out:
         above = logit > cut
-        if above.any():
-            logit[above & ~largest_part(above, connectivity=4)] = floor
+        rows = np.flatnonzero(above.any(axis=1))
+        if rows.size:  # only the band of rows the mask uses: the parts are the same
+            band = above[rows[0]:rows[-1] + 1]
+            part = largest_part(band, connectivity=4, top=int(rows[0]), height=len(above))
+            logit[rows[0]:rows[-1] + 1][band & ~part] = floor
     return out
 
 

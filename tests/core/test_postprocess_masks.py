@@ -204,3 +204,17 @@ def test_largest_part_weighs_parts_by_solid_angle():
     mask[19:21, 40:50] = True  # 20 px on the horizon
     kept = largest_part(mask)
     assert kept[19:21, 40:50].all() and kept.sum() == 20
+
+
+def test_largest_part_of_a_band_of_rows_weighs_them_at_their_latitude():
+    """Passed only the rows an object uses (as post-processing does), the parts keep the
+    weights of their true latitudes: the same choice as on the whole map."""
+    mask = np.zeros((40, 80), bool)
+    mask[0:2, 0:20] = True  # 40 px at the pole
+    mask[19:21, 40:50] = True  # 20 px on the horizon: more sphere
+    band = mask[0:21]
+    kept = largest_part(band, top=0, height=40)
+    np.testing.assert_array_equal(kept, largest_part(mask)[0:21])
+    assert kept[19:21, 40:50].all() and kept.sum() == 20
+    # read as a whole 21-row map, the horizon part sits near the other pole and loses
+    assert largest_part(band)[0:2, 0:20].all()
