@@ -161,8 +161,8 @@ def outputs_to_instances(
     ``rank_head`` names the head that produced ``outputs`` (``ModelInfo.rank_head``).
     """
     head = head_class(rank_head)
-    class_logits = one_image(outputs, "class_logits", 2).astype(np.float32)
-    mask_logits = one_image(outputs, "mask_logits", 3).astype(np.float32)
+    class_logits = one_image(outputs, "class_logits", 2).astype(np.float32, copy=False)
+    mask_logits = one_image(outputs, "mask_logits", 3).astype(np.float32, copy=False)
     nq = class_logits.shape[0]
     if mask_logits.shape[0] != nq:
         raise ValueError(
