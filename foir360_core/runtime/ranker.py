@@ -21,7 +21,7 @@ import numpy as np
 
 from foir360_core.deps import BackendUnavailableError, require
 from foir360_core.geometry import check_erp_shape
-from foir360_core.models.artifact import ModelInfo, read_onnx_info
+from foir360_core.models.artifact import ModelInfo
 from foir360_core.runtime.backends import Backend
 from foir360_core.runtime.engine_cache import (
     EngineCache,
@@ -140,13 +140,11 @@ class Ranker:
             from foir360_core.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
 
             require("onnxruntime", "the ONNX Runtime backend")
-            onnx_path = self._onnx_path()
-            info = self._checked_info(read_onnx_info(onnx_path))
-            backend = OnnxRuntimeBackend(onnx_path, device=opts.device,
+            backend = OnnxRuntimeBackend(self._onnx_path(), device=opts.device,
                                          threads=opts.threads or None,
                                          cache_dir=self.cache.root / "onnxruntime",
                                          rank_threshold=self.postprocess["score_threshold"])
-            return backend, info
+            return backend, self._checked_info(backend.model_info())
         return self._load_tensorrt()
 
     def _checked_info(self, info: ModelInfo) -> ModelInfo:

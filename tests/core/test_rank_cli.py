@@ -72,4 +72,5 @@ def test_a_truncated_onnx_model_is_one_line_naming_it(model_args, tmp_path, caps
                      "--model", str(onnx), "--backend", "onnxruntime"])
     lines = capsys.readouterr().err.splitlines() + messages
     assert code != 0 and len(lines) == 1, lines
-    assert str(onnx) in lines[0] and "not a readable ONNX file" in lines[0]
+    assert str(onnx) in lines[0] and "cannot load ONNX model" in lines[0]
+    assert "re-export" in lines[0]  # and what to do about it
