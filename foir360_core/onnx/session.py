@@ -29,6 +29,7 @@ def onnx_session(
     providers: Sequence[str] = CPU_PROVIDERS,
     optimize: bool = True,
     cache_dir: str | Path | None = None,
+    errors_only: bool = False,
 ):
     """An ONNX Runtime session over ``path``; a clear ``ValueError`` for a missing or broken file.
 
@@ -44,6 +45,9 @@ def onnx_session(
     flow (``Loop``/``If``/``Scan``, e.g. the rank loop) are not cached: their start is
     already short (0.15 s CPU for the Loop export at 128x256), and ONNX Runtime's saved
     optimised graphs are only checked here on graphs without subgraphs.
+
+    ``errors_only`` keeps ONNX Runtime's warnings out of the log, for a graph whose warnings
+    are known and by design.
     """
     ort = require("onnxruntime", "running an ONNX model")
     path = Path(path)
@@ -57,6 +61,8 @@ def onnx_session(
     if threads:
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
+    if errors_only:
+        options.log_severity_level = 3
     if (optimize and cache_dir is not None and tuple(providers) == CPU_PROVIDERS
             and not has_control_flow(path)):
         return _cached_session(ort, path, options, Path(cache_dir))

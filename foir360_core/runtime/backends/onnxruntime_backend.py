@@ -49,7 +49,11 @@ class OnnxRuntimeBackend:
         ort = require("onnxruntime", "the ONNX Runtime backend")
         providers = choose_providers(list(ort.get_available_providers()), device)
         self.path = Path(onnx_path)
-        self.session = onnx_session(onnx_path, threads, providers=providers, cache_dir=cache_dir)
+        # On the CPU, ONNX Runtime's one warning for a Loop export is that its rank_threshold
+        # input has a default (an initializer of the same name), which is how ONNX gives an
+        # input a default: by design, so not printed at every start. GPU sessions log all.
+        self.session = onnx_session(onnx_path, threads, providers=providers, cache_dir=cache_dir,
+                                    errors_only=providers == [CPU_EP])
         self.providers = self.session.get_providers()
         self.device = "cuda" if self.providers[0] == CUDA_EP else "cpu"
         self.output_names = [o.name for o in self.session.get_outputs()]
