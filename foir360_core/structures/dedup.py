@@ -9,7 +9,6 @@ that wraps across the seam is compared as the one region it is.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from foir360_core.geometry import solid_angle_weights
@@ -22,14 +21,18 @@ def _lon_major(masks: np.ndarray) -> np.ndarray | None:
     return lon_major if lon_major.flags.c_contiguous and not masks.flags.c_contiguous else None
 
 
-def _transposed(lon_major: np.ndarray) -> np.ndarray:
-    """(N, H, W) row-major copies of (N, W, H) masks: OpenCV transposes each several times
-    faster than numpy copies a strided view."""
-    count, width, height = lon_major.shape
-    out = np.empty((count, height, width), dtype=np.uint8)
-    for source, target in zip(lon_major.view(np.uint8), out, strict=True):
-        cv2.transpose(source, target)
-    return out.view(bool)
+def _column_overlap(a: np.ndarray, b: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(H,) pixels per row that two longitude-major (W, H) masks share, read only in the
+    columns both use (``cols``): no transpose of full-size masks, little work for small ones."""
+    cols = np.flatnonzero(cols)
+    return (a[cols] & b[cols]).view(np.uint8).sum(axis=0, dtype=np.int64)
+
+
+def _share(used: np.ndarray) -> np.ndarray:
+    """(N, N): whether masks i and j use a common row (or column), from (N, L) flags,
+    compared bit-packed (integer matrix products do not use BLAS and were slow)."""
+    packed = np.packbits(used, axis=1)
+    return (packed[:, None] & packed[None]).any(axis=2)
 
 
 def spherical_iou(masks: np.ndarray, above: float = 0.0) -> np.ndarray:
@@ -38,11 +41,11 @@ def spherical_iou(masks: np.ndarray, above: float = 0.0) -> np.ndarray:
     Pairs whose IoU cannot exceed ``above`` (the smaller area over the larger is at most
     ``above``) are not measured and read 0.
 
-    Areas and the rows and columns each mask uses are read in the masks' own memory order;
-    only masks of pairs that share a row and a column are bit-packed, and a pair is compared
-    on the rows of its first mask. No BLAS (whose threads crawl on a busy CPU), and little
-    work for objects far apart, however small the masks (sampling rows would miss a small
-    object's duplicate).
+    Areas and the rows and columns each mask uses are read in the masks' own memory order,
+    and only pairs that share a row and a column are compared, on the rows of the first
+    mask: bit-packed for row-major masks, over the shared columns for longitude-major ones.
+    No BLAS (whose threads crawl on a busy CPU), and little work for objects far apart,
+    however small the masks (sampling rows would miss a small object's duplicate).
     """
     masks = np.asarray(masks, dtype=bool)
     height, width = masks.shape[1:]
@@ -61,22 +64,22 @@ def spherical_iou(masks: np.ndarray, above: float = 0.0) -> np.ndarray:
     used_rows = row_counts > 0
     ratio = np.minimum(area[:, None], area[None, :]) / np.maximum(
         np.maximum(area[:, None], area[None, :]), 1e-300)
-    may_touch = np.triu((used_rows.astype(np.int32) @ used_rows.T.astype(np.int32) > 0)
-                        & (used_cols.astype(np.int32) @ used_cols.T.astype(np.int32) > 0)
-                        & (ratio > above), k=1)
+    may_touch = np.triu(_share(used_rows) & _share(used_cols) & (ratio > above), k=1)
     inter = np.diag(area)
-    involved = np.flatnonzero(may_touch.any(axis=0) | may_touch.any(axis=1))
-    if involved.size:
-        row_major = masks[involved] if lon_major is None else _transposed(lon_major[involved])
-        packed = np.packbits(row_major, axis=2)  # (n, H, ceil(W / 8)), as rows are read
-        slot = {int(m): k for k, m in enumerate(involved)}
-        for i in np.flatnonzero(may_touch.any(axis=1)):
-            others = np.flatnonzero(may_touch[i])
-            rows = np.flatnonzero(used_rows[i])
-            mine = packed[slot[int(i)], rows]
-            shared = mine[None] & packed[[slot[int(j)] for j in others]][:, rows]
+    firsts = np.flatnonzero(may_touch.any(axis=1))
+    if lon_major is None and firsts.size:
+        packed = np.packbits(masks, axis=2)  # (N, H, ceil(W / 8))
+    for i in firsts:
+        others = np.flatnonzero(may_touch[i])
+        rows = np.flatnonzero(used_rows[i])
+        if lon_major is None:
+            shared = packed[i, rows][None] & packed[others][:, rows]
             counts = np.bitwise_count(shared).sum(axis=2, dtype=np.int64)
-            inter[i, others] = inter[others, i] = counts @ row_weights[rows]
+        else:
+            counts = np.stack([_column_overlap(lon_major[i], lon_major[j],
+                                               used_cols[i] & used_cols[j])[rows]
+                               for j in others])
+        inter[i, others] = inter[others, i] = counts @ row_weights[rows]
     union = area[:, None] + area[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
