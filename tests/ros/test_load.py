@@ -115,9 +115,13 @@ def test_newest_frames_are_ranked_drops_counted_memory_flat(harness, tiny_model)
     # Newest-frame policy: an answer typically comes within ~two inference periods of its
     # frame, and ages do not grow over the run. A queue would make them grow by ~DELAY_S per
     # frame, to seconds by the end.
+    # A queue holding the skipped frames would add their count / RATE_HZ seconds (~3 s here)
+    # by the last answer; allow half of that (at least 0.5 s) for a busy machine's jitter.
     ages = np.array([arrival - sent[stamp] for stamp, arrival in received])
     assert np.median(ages) < 2 * DELAY_S + 0.3, f"median answer age {np.median(ages):.2f} s"
-    assert np.median(ages[-5:]) < np.median(ages[:5]) + 0.5, f"answer ages grew: {ages}"
+    queue_growth_s = stats.dropped / RATE_HZ
+    assert np.median(ages[-5:]) < np.median(ages[:5]) + max(0.5, queue_growth_s / 2), (
+        f"answer ages grew: {ages} (a queue would add {queue_growth_s:.1f} s)")
     last_stamp = received[-1][0]
     assert sent[last_stamp] > start + publishing_s - 2 * DELAY_S - 0.3
     assert rss_end - rss_warm < 40, f"memory grew {rss_end - rss_warm:.0f} MB under load"
