@@ -145,13 +145,17 @@ def read_onnx_info(path: Path) -> ModelInfo:
     except ImportError:
         from foir360_core.onnx import onnx_session
 
-        session = onnx_session(path, optimize=False)
-        props = dict(session.get_modelmeta().custom_metadata_map)
-    else:
-        try:
-            model = onnx.load(str(path), load_external_data=False)
-        except Exception as exc:  # protobuf raises its own DecodeError for a damaged file
-            raise ModelInfoError(f"{path} is not a readable ONNX file ({type(exc).__name__}: "
-                                 f"{exc}); copy it again whole, or export it again") from exc
-        props = {p.key: p.value for p in model.metadata_props}
+        return session_info(onnx_session(path, optimize=False), source=str(path))
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf raises its own DecodeError for a damaged file
+        raise ModelInfoError(f"{path} is not a readable ONNX file ({type(exc).__name__}: "
+                             f"{exc}); copy it again whole, or export it again") from exc
+    props = {p.key: p.value for p in model.metadata_props}
     return ModelInfo.from_onnx_metadata(props, source=str(path))
+
+
+def session_info(session, source: str) -> ModelInfo:
+    """The ``ModelInfo`` in the metadata of the file an ONNX Runtime ``session`` runs."""
+    return ModelInfo.from_onnx_metadata(dict(session.get_modelmeta().custom_metadata_map),
+                                        source=source)
