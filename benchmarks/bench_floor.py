@@ -100,18 +100,17 @@ def export_networks(checkpoint: Path, tmp: Path, size: tuple[int, int]) -> dict[
 
 
 def network_runner(path: Path, image: np.ndarray, size: tuple[int, int]) -> Callable[[], None]:
-    """One inference of ``image`` as the runtime feeds it (rank threshold included)."""
-    from foir360_core.models.artifact import INPUT_NAME, THRESHOLD_INPUT
+    """One inference of ``image`` through the package's ONNX Runtime backend, as the runtime
+    runs it (the rank threshold fed to graphs that take it)."""
     from foir360_core.models.preprocess import prepare_input
-    from foir360_core.onnx import onnx_session
+    from foir360_core.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
     from foir360_core.settings import RankerSettings
 
-    session = onnx_session(path, threads=1)
-    feed = {INPUT_NAME: prepare_input(image, size)}
-    if THRESHOLD_INPUT in {i.name for i in session.get_inputs()}:
-        feed[THRESHOLD_INPUT] = np.array(RankerSettings().score_threshold, np.float32)
-    session.run(None, feed)
-    return lambda: session.run(None, feed) and None
+    backend = OnnxRuntimeBackend(path, device="cpu", threads=1,
+                                 rank_threshold=RankerSettings().score_threshold)
+    batch = prepare_input(image, size)
+    backend.infer(batch)
+    return lambda: backend.infer(batch) and None
 
 
 def frame_message(types, height: int, rgb: np.ndarray):
