@@ -190,8 +190,9 @@ class Tracker:
             return f"{gap_s:.2f} s without a frame (track_max_gap_s {limit})"
         return None
 
-    def _associate(self, det: Detections) -> tuple[np.ndarray, np.ndarray, Rotation | None]:
-        """Pairs (track rows, detection cols) and the camera turn estimated on the way.
+    def _associate(self, det: Detections) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Pairs (track rows, detection cols) and the camera turn estimated on the way (a
+        rotation matrix, or None).
 
         A first pass predicts every track by its own motion. Its pairs fit the camera's turn
         (:meth:`_turn`). Pairs of tracks seen in the last frame whose masks overlap (IoU >=
@@ -223,7 +224,7 @@ class Tracker:
         more_rows, more_cols = associate(iou[grid], np.minimum(angle, turned)[grid], other[grid],
                                          self.settings)
         return (np.concatenate([rows[sure], rest_rows[more_rows]]),
-                np.concatenate([cols[sure], rest_cols[more_cols]]), turn)
+                np.concatenate([cols[sure], rest_cols[more_cols]]), matrix)
 
     def _turn(self, det: Detections, rows: np.ndarray, cols: np.ndarray, iou: np.ndarray,
               angle: np.ndarray) -> Rotation | None:
@@ -241,7 +242,7 @@ class Tracker:
                            self.settings.track_turn_min_pairs)
 
     def _advance(self, det: Detections, track_of: dict[int, int],
-                 turn: Rotation | None) -> list[_Track]:
+                 turn: np.ndarray | None) -> list[_Track]:
         """Update matched tracks, age the missed ones, open new ones; one track per detection.
 
         A missed track gives up its published place (it must win it again when it is back)
@@ -271,8 +272,9 @@ class Tracker:
             if row not in seen:
                 track.misses += 1
                 track.rank = 0
-                step = turn if turn is not None else Rotation.from_rotvec(track.velocity)
-                track.turned = step.as_matrix() @ track.turned
+                step = turn if turn is not None else Rotation.from_rotvec(
+                    track.velocity).as_matrix()
+                track.turned = step @ track.turned
                 if track.misses <= self.settings.track_max_misses:
                     survivors.append(track)
         self._tracks = survivors + matched
