@@ -89,8 +89,8 @@ def test_post_processing_publishes_each_object_once():
 
 
 def test_longitude_major_masks_give_the_same_iou():
-    """The runtime's masks are longitude-major views (RLE layout); they are made row-major
-    before packing, and must measure exactly as row-major copies do."""
+    """The runtime's masks are longitude-major views (RLE layout); they are measured over
+    the columns each pair shares, and must measure exactly as row-major copies do."""
     rng = np.random.default_rng(5)
     masks = rng.random((5, H, W)) < 0.3
     lon_major = np.ascontiguousarray(masks.transpose(0, 2, 1)).transpose(0, 2, 1)
